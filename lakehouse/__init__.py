@@ -1,0 +1,1 @@
+"""Live-shopping lakehouse: Kafka events to bronze, silver and gold Delta tables."""

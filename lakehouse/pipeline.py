@@ -1,0 +1,233 @@
+"""The streaming queries of each layer: read, transform (pure modules), write (sink).
+
+Each start_* function starts its queries on a given SparkSession and returns
+them; the jobs in jobs/ wait on them, the tests drive them to completion.
+Query names double as checkpoint folder names and Delta txnAppIds.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from delta.tables import DeltaTable
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.streaming import DataStreamWriter, StreamingQuery
+
+from lakehouse import config, gold, silver
+from lakehouse.config import Settings
+from lakehouse.contract import STREAM_EVENT_TYPES
+from lakehouse.sessions import build_sessions
+from lakehouse.sink import (
+    append_once,
+    delta_stream_writer,
+    merge_upsert,
+    overwrite,
+    read_table,
+    table_exists,
+)
+
+log = logging.getLogger(__name__)
+
+BRONZE_QUERY = "bronze_events"
+SILVER_EVENTS_QUERY = "silver_events"
+SILVER_QUARANTINE_QUERY = "silver_quarantine"
+GOLD_QUERY = "gold_metrics"
+
+# How far back silver looks for the earlier events of the sessions in a batch.
+# A session longer than this (a bot watching for days) is rebuilt from its
+# recent events only; its counts then miss the older ones.
+SESSION_LOOKBACK = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """processing_time (live, every `interval`) or available_now (catch up, then stop)."""
+
+    kind: str = "processing_time"
+    interval: str = "10 seconds"
+
+    @classmethod
+    def from_settings(cls, settings: Settings, kind: str | None = None) -> Trigger:
+        streaming = settings.section("streaming")
+        return cls(kind or streaming["trigger"], streaming["trigger_interval"])
+
+    def apply(self, writer: DataStreamWriter) -> DataStreamWriter:
+        if self.kind == "available_now":
+            return writer.trigger(availableNow=True)
+        if self.kind == "processing_time":
+            return writer.trigger(processingTime=self.interval)
+        raise ValueError(f"unknown trigger {self.kind!r}: use processing_time or available_now")
+
+
+def read_kafka(spark: SparkSession, settings: Settings) -> DataFrame:
+    kafka = settings.section("kafka")
+    return (
+        spark.readStream.format("kafka")
+        .option("kafka.bootstrap.servers", settings.bootstrap_servers)
+        .option("subscribe", settings.topic)
+        .option("startingOffsets", kafka["starting_offsets"])
+        .option("maxOffsetsPerTrigger", int(kafka["max_offsets_per_trigger"]))
+        # Unread data deleted by retention stops the query loudly instead of
+        # being skipped without a trace.
+        .option("failOnDataLoss", "true")
+        .load()
+    )
+
+
+def start_bronze(spark: SparkSession, settings: Settings, trigger: Trigger) -> list[StreamingQuery]:
+    """Kafka -> bronze/events."""
+    from lakehouse.bronze import to_bronze
+
+    bronze = to_bronze(read_kafka(spark, settings))
+    writer = delta_stream_writer(
+        bronze,
+        settings.table(config.BRONZE_EVENTS),
+        settings.checkpoint(BRONZE_QUERY),
+        BRONZE_QUERY,
+        partition_by=["ingest_date"],
+    )
+    return [trigger.apply(writer).start()]
+
+
+class SilverEventsBatch:
+    """foreachBatch of silver_events: rebuild the touched sessions, then append the events.
+
+    Sessions are merged before the events are appended, so whoever sees an
+    event in silver/events also sees its session in silver/sessions.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.events_path = settings.table(config.SILVER_EVENTS)
+        self.sessions_path = settings.table(config.SILVER_SESSIONS)
+        self.gap_minutes = int(settings.section("sessions")["inactivity_gap_minutes"])
+
+    def __call__(self, batch_df: DataFrame, batch_id: int) -> None:
+        spark = batch_df.sparkSession
+        batch = silver.with_event_date(batch_df).persist()
+        try:
+            bounds = batch.agg(F.min("event_date"), F.max("event_time"), F.count("*")).first()
+            earliest_date, newest_time, rows = bounds
+            if rows == 0:
+                return
+            since = earliest_date - SESSION_LOOKBACK
+            recent = batch
+            if table_exists(spark, self.events_path):
+                history = read_table(spark, self.events_path).where(F.col("event_date") >= since)
+                recent = history.unionByName(batch)
+            clock = recent.agg(F.max("event_time")).first()[0] or newest_time
+
+            touched = batch.where(F.col("session_id").isNotNull()).select("session_id").distinct()
+            # A replayed batch may already be in silver/events: keep one copy per event.
+            session_events = (
+                recent.join(F.broadcast(touched), "session_id", "left_semi")
+                .dropDuplicates(["event_id"])
+            )
+            sessions = build_sessions(session_events, clock, self.gap_minutes)
+            merge_upsert(sessions, self.sessions_path, ["session_id"])
+            self._close_idle_sessions(spark, clock)
+
+            append_once(batch, self.events_path, SILVER_EVENTS_QUERY, batch_id, ["event_date"])
+            log.info("silver batch %s: %s events, data clock %s", batch_id, rows, clock)
+        finally:
+            batch.unpersist()
+
+    def _close_idle_sessions(self, spark: SparkSession, clock: object) -> None:
+        """Sessions without new events close once the data clock passes their gap."""
+        if not table_exists(spark, self.sessions_path):
+            return
+        cutoff = F.lit(clock).cast("timestamp") - F.make_dt_interval(mins=F.lit(self.gap_minutes))
+        DeltaTable.forPath(spark, self.sessions_path).update(
+            condition=~F.col("is_closed") & (F.col("last_event_at") <= cutoff),
+            set={"is_closed": F.lit(True), "ended_at": F.col("last_event_at")},
+        )
+
+
+def start_silver(spark: SparkSession, settings: Settings, trigger: Trigger) -> list[StreamingQuery]:
+    """bronze/events -> silver/events + silver/sessions, and silver/quarantine."""
+    streaming = settings.section("streaming")
+    bronze = spark.readStream.format("delta").load(settings.table(config.BRONZE_EVENTS))
+    parsed = silver.parse_events(bronze, int(streaming.get("future_margin_seconds", 300)))
+
+    events = silver.deduplicate(silver.valid_events(parsed), streaming["watermark"])
+    events_writer = (
+        events.writeStream.queryName(SILVER_EVENTS_QUERY)
+        .option("checkpointLocation", settings.checkpoint(SILVER_EVENTS_QUERY))
+        .foreachBatch(SilverEventsBatch(settings))
+    )
+    quarantine_writer = delta_stream_writer(
+        silver.quarantine_rows(parsed),
+        settings.table(config.SILVER_QUARANTINE),
+        settings.checkpoint(SILVER_QUARANTINE_QUERY),
+        SILVER_QUARANTINE_QUERY,
+    )
+    return [trigger.apply(events_writer).start(), trigger.apply(quarantine_writer).start()]
+
+
+class GoldBatch:
+    """foreachBatch of gold_metrics: recompute what the new silver events touched."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.weights = settings.engagement_weights
+
+    def __call__(self, batch_df: DataFrame, batch_id: int) -> None:
+        spark = batch_df.sparkSession
+        table = self.settings.table
+        batch = batch_df.select("stream_id", "viewer_id", "event_time", "event_date").persist()
+        try:
+            earliest_date = batch.agg(F.min("event_date")).first()[0]
+            if earliest_date is None:
+                return
+            events = read_table(spark, table(config.SILVER_EVENTS))
+            recent = events.where(F.col("event_date") >= earliest_date)
+            clock = recent.agg(F.max("event_time")).first()[0]
+
+            # Known cost: streams and the KPI/RFM tables are recomputed from
+            # whole tables each batch, which grows with history (see docs/metrics.md).
+            stream_rows = gold.streams(events.where(F.col("event_type").isin(*STREAM_EVENT_TYPES)))
+            overwrite(stream_rows, table(config.GOLD_STREAMS))
+            stream_rows = read_table(spark, table(config.GOLD_STREAMS))
+
+            touched_streams = batch.select("stream_id").distinct()
+            if table_exists(spark, table(config.SILVER_SESSIONS)):
+                sessions = read_table(spark, table(config.SILVER_SESSIONS)).join(
+                    F.broadcast(touched_streams), "stream_id", "left_semi"
+                )
+                facts = gold.session_facts(sessions, stream_rows, self.weights)
+                merge_upsert(facts, table(config.GOLD_SESSIONS), ["session_id"])
+
+            touched_minutes = (
+                batch.where(F.col("viewer_id").isNotNull())
+                .select("stream_id", F.date_trunc("minute", "event_time").alias("minute"))
+                .distinct()
+            )
+            minute_events = recent.withColumn(
+                "minute", F.date_trunc("minute", "event_time")
+            ).join(F.broadcast(touched_minutes), ["stream_id", "minute"], "left_semi")
+            merge_upsert(
+                gold.viewers_per_minute(minute_events),
+                table(config.GOLD_VIEWERS_PER_MINUTE),
+                ["stream_id", "minute"],
+            )
+
+            if table_exists(spark, table(config.GOLD_SESSIONS)):
+                all_facts = read_table(spark, table(config.GOLD_SESSIONS))
+                overwrite(gold.kpis(all_facts, clock), table(config.GOLD_KPIS))
+                overwrite(gold.rfm(all_facts, clock), table(config.GOLD_RFM))
+            log.info("gold batch %s: data clock %s", batch_id, clock)
+        finally:
+            batch.unpersist()
+
+
+def start_gold(spark: SparkSession, settings: Settings, trigger: Trigger) -> list[StreamingQuery]:
+    """silver/events -> gold/streams, fct_sessions, viewers_per_minute, kpis, rfm_analysis."""
+    events = spark.readStream.format("delta").load(settings.table(config.SILVER_EVENTS))
+    writer = (
+        events.writeStream.queryName(GOLD_QUERY)
+        .option("checkpointLocation", settings.checkpoint(GOLD_QUERY))
+        .foreachBatch(GoldBatch(settings))
+    )
+    return [trigger.apply(writer).start()]

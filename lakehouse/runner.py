@@ -1,0 +1,47 @@
+"""What every streaming job shares: its arguments, logging, and waiting on its queries."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from pyspark.sql.streaming import StreamingQuery
+
+log = logging.getLogger(__name__)
+
+
+def job_arguments(description: str, argv: list[str] | None = None) -> argparse.Namespace:
+    """--conf, --trigger and --interval, common to the streaming jobs."""
+    parser = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--conf", help="settings file (default conf/lakehouse.toml)")
+    parser.add_argument(
+        "--trigger",
+        choices=["processing_time", "available_now"],
+        help="processing_time runs until stopped; available_now processes what is there, "
+        "then stops (default: conf [streaming] trigger)",
+    )
+    parser.add_argument("--interval", help="micro-batch interval, e.g. '5 seconds'")
+    parser.add_argument("--log-level", default="INFO", help="Python log level")
+    return parser.parse_args(argv)
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # py4j logs every JVM call at INFO.
+    logging.getLogger("py4j").setLevel(logging.WARNING)
+
+
+def await_queries(queries: list[StreamingQuery]) -> None:
+    """Wait until every query ends; the first failure stops the others and is raised."""
+    try:
+        for query in queries:
+            query.awaitTermination()
+            log.info("query %s finished: %s", query.name, query.lastProgress and "ok")
+    finally:
+        for query in queries:
+            if query.isActive:
+                query.stop()

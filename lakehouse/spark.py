@@ -1,0 +1,46 @@
+"""The one SparkSession factory of the project.
+
+Under spark-submit (scripts/submit.sh) the jars, master and resources come
+from the command line and conf/spark-defaults.conf. When Python starts the
+JVM itself (tests, notebooks) the factory adds the jars that
+scripts/setup.sh resolved, so the same code runs both ways.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+
+from lakehouse.config import PROJECT_DIR
+
+SPARK_JARS = PROJECT_DIR / ".cache" / "jars" / "spark"
+
+# Settings the code depends on for correctness, not for speed: Delta as the
+# catalog and every timestamp read and written in UTC.
+REQUIRED_CONF = {
+    "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+    "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+    "spark.sql.session.timeZone": "UTC",
+}
+
+
+def local_jars() -> list[str]:
+    """The resolved Delta and Kafka-source jars, or an error saying how to get them."""
+    jars = sorted(str(path) for path in Path(SPARK_JARS).glob("*.jar"))
+    if not jars:
+        raise RuntimeError(f"no jars in {SPARK_JARS}: run `make setup` first")
+    return jars
+
+
+def build_session(app_name: str, conf: dict[str, str] | None = None) -> SparkSession:
+    """Get or create the SparkSession of a job, with Delta Lake enabled."""
+    builder = SparkSession.builder.appName(app_name)
+    launched_by_python = "PYSPARK_GATEWAY_PORT" not in os.environ
+    if launched_by_python:
+        builder = builder.master(os.environ.get("SPARK_MASTER", "local[2]"))
+        builder = builder.config("spark.jars", ",".join(local_jars()))
+    for key, value in {**REQUIRED_CONF, **(conf or {})}.items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()
