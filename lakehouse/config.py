@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+import copy
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,22 @@ class Settings:
     def checkpoint(self, query_name: str) -> str:
         """One checkpoint folder per streaming query."""
         return f"{self.root.rstrip('/')}/_checkpoints/{query_name}"
+
+    def with_overrides(
+        self,
+        bootstrap_servers: str | None = None,
+        topic: str | None = None,
+        root: str | None = None,
+    ) -> Settings:
+        """A copy pointing at another Kafka, topic or storage root (tests, benchmarks)."""
+        raw = copy.deepcopy(self.raw)
+        if bootstrap_servers:
+            raw["kafka"]["bootstrap_servers"] = bootstrap_servers
+        if topic:
+            raw["kafka"]["topic"] = topic
+        if root:
+            raw["storage"]["root"] = _absolute(root)
+        return Settings(raw)
 
     @property
     def engagement_weights(self) -> dict[str, float]:

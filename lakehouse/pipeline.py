@@ -19,6 +19,7 @@ from pyspark.sql.streaming import DataStreamWriter, StreamingQuery
 from lakehouse import config, gold, silver
 from lakehouse.config import Settings
 from lakehouse.contract import STREAM_EVENT_TYPES
+from lakehouse.runner import await_queries
 from lakehouse.sessions import build_sessions
 from lakehouse.sink import (
     append_once,
@@ -231,3 +232,10 @@ def start_gold(spark: SparkSession, settings: Settings, trigger: Trigger) -> lis
         .foreachBatch(GoldBatch(settings))
     )
     return [trigger.apply(writer).start()]
+
+
+def run_available_now(spark: SparkSession, settings: Settings) -> None:
+    """Catch every layer up with what Kafka holds now: bronze, then silver, then gold."""
+    trigger = Trigger("available_now")
+    for start in (start_bronze, start_silver, start_gold):
+        await_queries(start(spark, settings, trigger))
