@@ -24,6 +24,7 @@ from pathlib import Path
 from lakehouse.config import PROJECT_DIR, load_settings
 from lakehouse.producers.kafka_sink import publish_events, write_jsonl
 from lakehouse.producers.rees46 import iter_events, paced
+from lakehouse.runner import configure_logging
 
 logger = logging.getLogger("jobs.replay_rees46")
 
@@ -61,9 +62,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(args.log_level)
     settings = load_settings(args.conf)
 
     events = iter_events(args.csv, limit=args.limit)

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from lakehouse.config import Settings, load_settings
 from lakehouse.producers.kafka_sink import publish_events, write_jsonl
 from lakehouse.producers.simulator import SimulatorConfig, generate_events, simulated_span
+from lakehouse.runner import configure_logging
 
 logger = logging.getLogger("jobs.simulate")
 
@@ -85,9 +86,7 @@ def simulator_config(settings: Settings, args: argparse.Namespace) -> SimulatorC
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(args.log_level)
     settings = load_settings(args.conf)
     config = simulator_config(settings, args)
     start_time = args.start_time or datetime.now(UTC) - simulated_span(config)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import logging
 import os
 import shutil
@@ -143,7 +144,9 @@ class EmbeddedBroker:
     def start(self, timeout_seconds: float = 60.0) -> None:
         """Start the broker in the background and wait until it accepts connections."""
         if self.pid() is not None:
-            log.info("Kafka broker already running (pid %s) on %s", self.pid(), self.bootstrap_servers)
+            log.info(
+                "Kafka broker already running (pid %s) on %s", self.pid(), self.bootstrap_servers
+            )
             return
         if _port_open(self.host, self.port):
             raise RuntimeError(f"port {self.port} on {self.host} is taken by another process")
@@ -188,10 +191,8 @@ class EmbeddedBroker:
 
 def _reap(pid: int) -> None:
     """Collect our own child's exit status, so it does not linger as a zombie."""
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def from_settings() -> EmbeddedBroker:

@@ -8,9 +8,9 @@ LAKEHOUSE_ROOT            root folder (or URI) of the Delta tables and checkpoin
 
 from __future__ import annotations
 
+import copy
 import os
 import tomllib
-import copy
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any

@@ -25,7 +25,13 @@ VIEWER_EVENT_TYPES = (
     "leave",
 )
 EVENT_TYPES = STREAM_EVENT_TYPES + VIEWER_EVENT_TYPES
-PRODUCT_EVENT_TYPES = ("view_product", "product_click", "add_to_cart", "remove_from_cart", "purchase")
+PRODUCT_EVENT_TYPES = (
+    "view_product",
+    "product_click",
+    "add_to_cart",
+    "remove_from_cart",
+    "purchase",
+)
 PRICED_EVENT_TYPES = ("add_to_cart", "purchase")
 DEVICE_TYPES = ("mobile", "desktop", "tablet", "tv")
 

@@ -122,10 +122,9 @@ class SilverEventsBatch:
 
             touched = batch.where(F.col("session_id").isNotNull()).select("session_id").distinct()
             # A replayed batch may already be in silver/events: keep one copy per event.
-            session_events = (
-                recent.join(F.broadcast(touched), "session_id", "left_semi")
-                .dropDuplicates(["event_id"])
-            )
+            session_events = recent.join(
+                F.broadcast(touched), "session_id", "left_semi"
+            ).dropDuplicates(["event_id"])
             sessions = build_sessions(session_events, clock, self.gap_minutes)
             merge_upsert(sessions, self.sessions_path, ["session_id"])
             self._close_idle_sessions(spark, clock)
@@ -205,9 +204,9 @@ class GoldBatch:
                 .select("stream_id", F.date_trunc("minute", "event_time").alias("minute"))
                 .distinct()
             )
-            minute_events = recent.withColumn(
-                "minute", F.date_trunc("minute", "event_time")
-            ).join(F.broadcast(touched_minutes), ["stream_id", "minute"], "left_semi")
+            minute_events = recent.withColumn("minute", F.date_trunc("minute", "event_time")).join(
+                F.broadcast(touched_minutes), ["stream_id", "minute"], "left_semi"
+            )
             merge_upsert(
                 gold.viewers_per_minute(minute_events),
                 table(config.GOLD_VIEWERS_PER_MINUTE),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import time
 
 from pyspark.sql.streaming import StreamingQuery
 
@@ -31,16 +32,23 @@ def configure_logging(level: str) -> None:
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    # py4j logs every JVM call at INFO.
+    # py4j logs every JVM call, kafka-python every connection, at INFO.
     logging.getLogger("py4j").setLevel(logging.WARNING)
+    logging.getLogger("kafka").setLevel(logging.WARNING)
 
 
-def await_queries(queries: list[StreamingQuery]) -> None:
+def await_queries(queries: list[StreamingQuery], poll_seconds: float = 2.0) -> None:
     """Wait until every query ends; the first failure stops the others and is raised."""
     try:
-        for query in queries:
-            query.awaitTermination()
-            log.info("query %s finished: %s", query.name, query.lastProgress and "ok")
+        running = list(queries)
+        while running:
+            for query in list(running):
+                if not query.isActive:
+                    query.awaitTermination()  # raises the query's error, if any
+                    log.info("query %s finished", query.name)
+                    running.remove(query)
+            if running:
+                time.sleep(poll_seconds)
     finally:
         for query in queries:
             if query.isActive:

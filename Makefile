@@ -1,0 +1,44 @@
+# Live-shopping lakehouse. `make help` lists the targets.
+PY := .venv/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: help setup demo test test-quick lint format broker-start broker-stop pipeline dashboard clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+setup:  ## install pinned Python packages into .venv and the jars into .cache/jars
+	bash scripts/setup.sh
+
+demo:  ## everything: broker, REES46 replay, simulator, pipeline, dashboard on 127.0.0.1:8501
+	bash scripts/demo.sh
+
+test: setup  ## the whole test suite (starts its own Kafka broker and Spark)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-quick: setup  ## unit and dashboard tests only, without the slow end-to-end ones
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+lint: setup  ## ruff lint and format check
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+format: setup  ## ruff fix and format
+	.venv/bin/ruff check --fix .
+	.venv/bin/ruff format .
+
+broker-start: setup  ## start the embedded Kafka broker (var/kafka)
+	$(PY) -m lakehouse.broker start
+
+broker-stop:  ## stop the embedded Kafka broker
+	$(PY) -m lakehouse.broker stop
+
+pipeline: setup  ## run every layer live in one Spark application (Ctrl-C to stop)
+	scripts/submit.sh jobs/pipeline.py --trigger processing_time
+
+dashboard: setup  ## serve the dashboard on 127.0.0.1:8501
+	$(PY) -m streamlit run dashboard/app.py --server.address 127.0.0.1 \
+		--server.headless true --browser.gatherUsageStats false
+
+clean: broker-stop  ## delete the local tables, checkpoints and broker data (var/)
+	rm -rf var
