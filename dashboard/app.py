@@ -30,6 +30,8 @@ from lakehouse import config  # noqa: E402
 logger = logging.getLogger(__name__)
 
 TOP_SESSIONS = 10
+# With all streams selected, the chart shows this many minutes up to the newest.
+ALL_STREAMS_CHART_MINUTES = 6 * 60
 TILES_PER_ROW = 4
 
 
@@ -93,11 +95,14 @@ def live_view(settings: config.Settings, refresh_seconds: float, threshold: floa
     )
 
     st.subheader("Active viewers per minute")
+    if stream_id is None:
+        st.caption(f"All streams: the last {ALL_STREAMS_CHART_MINUTES // 60} hours of data.")
     viewers = load_viewers_per_minute(settings.table(config.GOLD_VIEWERS_PER_MINUTE))
     if viewers is None or viewers.empty:
         st.info("No viewer counts yet (gold/viewers_per_minute).")
     else:
-        chart = data.viewers_chart_data(viewers, stream_id)
+        window = ALL_STREAMS_CHART_MINUTES if stream_id is None else None
+        chart = data.viewers_chart_data(viewers, stream_id, recent_minutes=window)
         st.line_chart(chart, x_label="minute (UTC)", y_label="active viewers")
 
     st.subheader("Most engaged open sessions")

@@ -203,13 +203,20 @@ def model_tiles(
     return [(labels[0], format_rate(mean)), (labels[1], format_count(high_intent))]
 
 
-def viewers_chart_data(viewers: pd.DataFrame, stream_id: str | None) -> pd.DataFrame:
+def viewers_chart_data(
+    viewers: pd.DataFrame, stream_id: str | None, recent_minutes: int | None = None
+) -> pd.DataFrame:
     """Active viewers per minute, one column per stream and one row per minute.
 
     A minute without a row for a stream had no active viewer on it, hence 0.
+    recent_minutes keeps only the minutes that close to the newest one: streams
+    years apart (a replay beside a live show) would otherwise flatten the chart.
     """
     if stream_id is not None:
         viewers = viewers[viewers["stream_id"] == stream_id]
+    if recent_minutes is not None and not viewers.empty:
+        newest = viewers["minute"].max()
+        viewers = viewers[viewers["minute"] > newest - pd.Timedelta(minutes=recent_minutes)]
     chart = viewers.pivot_table(
         index="minute", columns="stream_id", values="active_viewers", aggfunc="sum", fill_value=0
     )

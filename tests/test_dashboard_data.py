@@ -215,6 +215,19 @@ def test_viewers_chart_data_of_one_stream():
     pd.testing.assert_frame_equal(data.viewers_chart_data(viewer_frame(), "s1"), expected)
 
 
+def test_viewers_chart_data_keeps_only_the_recent_minutes_when_asked():
+    # MINUTE_0..2 are one minute apart: a 2-minute window up to MINUTE_2 keeps
+    # MINUTE_1 and MINUTE_2 and drops MINUTE_0 (s1's 3 viewers).
+    expected = pd.DataFrame(
+        {"s1": [4, 0], "s2": [2, 5]},
+        index=pd.DatetimeIndex([MINUTE_1, MINUTE_2], name="minute"),
+    )
+
+    got = data.viewers_chart_data(viewer_frame(), None, recent_minutes=2)
+
+    pd.testing.assert_frame_equal(got, expected)
+
+
 def test_top_engaged_sessions_sorts_by_score_then_session_id_and_keeps_the_limit():
     sessions = pd.DataFrame(
         {
