@@ -23,7 +23,8 @@ from pathlib import Path
 
 from lakehouse.config import PROJECT_DIR, load_settings
 from lakehouse.producers.kafka_sink import publish_events, write_jsonl
-from lakehouse.producers.rees46 import iter_events, paced
+from lakehouse.producers.pacing import paced
+from lakehouse.producers.rees46 import iter_events
 from lakehouse.runner import configure_logging
 
 logger = logging.getLogger("jobs.replay_rees46")

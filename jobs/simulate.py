@@ -9,9 +9,15 @@ The simulated clock starts at --start-time. By default it starts so that the las
 ends about now: silver quarantines events dated more than a few minutes after they are
 ingested, so a run must not send the future.
 
+--live starts the shows now and sends each event when the wall clock reaches its
+event_time, as a real show would: what a running pipeline and dashboard should be fed.
+(Shows that ended in the past, sent to a pipeline that has already seen newer events,
+fall behind its watermark and are dropped by the deduplication.)
+
 Run:
     .venv/bin/python jobs/simulate.py
     .venv/bin/python jobs/simulate.py --seed 11 --rate 200
+    .venv/bin/python jobs/simulate.py --live --streams 1 --stream-minutes 20
     .venv/bin/python jobs/simulate.py --events-only-to-file var/simulated.jsonl
 """
 
@@ -24,6 +30,7 @@ from datetime import UTC, datetime
 
 from lakehouse.config import Settings, load_settings
 from lakehouse.producers.kafka_sink import publish_events, write_jsonl
+from lakehouse.producers.pacing import paced
 from lakehouse.producers.simulator import SimulatorConfig, generate_events, simulated_span
 from lakehouse.runner import configure_logging
 
@@ -58,6 +65,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="ISO-8601 start of the simulated clock, e.g. 2026-12-01T18:00:00Z "
         "(default: so that the last show ends now)",
     )
+    parser.add_argument(
+        "--live",
+        action="store_true",
+        help="start now and send each event at its event_time (real time)",
+    )
     parser.add_argument("--bootstrap-servers", help="Kafka host:port[,host:port]")
     parser.add_argument("--topic", help="Kafka topic (default: conf [kafka] topic)")
     parser.add_argument(
@@ -89,9 +101,13 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(args.log_level)
     settings = load_settings(args.conf)
     config = simulator_config(settings, args)
-    start_time = args.start_time or datetime.now(UTC) - simulated_span(config)
+    start_time = args.start_time or (
+        datetime.now(UTC) if args.live else datetime.now(UTC) - simulated_span(config)
+    )
 
     events = generate_events(config, start_time)
+    if args.live:
+        events = paced(events, speedup=1.0)
 
     if args.events_only_to_file:
         write_jsonl(events, args.events_only_to_file)

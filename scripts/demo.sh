@@ -4,7 +4,7 @@
 #   2. start the embedded Kafka broker (unless LAKEHOUSE_KAFKA_BOOTSTRAP points elsewhere)
 #   3. replay the real REES46 sample, then the simulator's shows, into Kafka
 #   4. catch bronze, silver and gold up with one availableNow run
-#   5. keep the pipeline running live, with the simulator sending a live show
+#   5. keep the pipeline running live, with the simulator sending a 30-minute show in real time
 #   6. serve the dashboard on http://127.0.0.1:8501 until Ctrl-C, then stop it all
 # Logs go to var/demo/. DEMO_NO_DASHBOARD=1 stops after step 5 (for scripted checks).
 set -euo pipefail
@@ -48,7 +48,8 @@ trap stop_all EXIT
 
 scripts/submit.sh jobs/pipeline.py --trigger processing_time > "$LOGS/pipeline.log" 2>&1 &
 pids+=($!)
-"$PY" jobs/simulate.py --streams 1 --seed "$(date +%s)" --rate 50 > "$LOGS/simulator.log" 2>&1 &
+"$PY" jobs/simulate.py --live --streams 1 --stream-minutes 30 --seed "$(date +%s)" \
+    > "$LOGS/simulator.log" 2>&1 &
 pids+=($!)
 say "live pipeline and simulator running (logs: $LOGS/pipeline.log, $LOGS/simulator.log)"
 

@@ -11,7 +11,8 @@ import pytest
 
 from lakehouse.config import PROJECT_DIR
 from lakehouse.contract import FIELDS
-from lakehouse.producers.rees46 import iter_events, map_file, map_row, paced, parse_source_time
+from lakehouse.producers.pacing import paced
+from lakehouse.producers.rees46 import iter_events, map_file, map_row, parse_source_time
 
 REAL_CSV = PROJECT_DIR.parent / "shared" / "data" / "rees46-2019-oct-head" / "2019-Oct_head.csv"
 HEADER = (
