@@ -95,9 +95,10 @@ def _kpi_aggregates() -> list[Column]:
             "avg_session_duration_seconds"
         ),
         F.avg("engagement_score").alias("avg_engagement_score"),
-        F.sum("purchases").cast("long").alias("purchases"),
-        F.sum("revenue").cast("decimal(18,2)").alias("revenue"),
-        F.sum("events").cast("long").alias("events"),
+        # Sums over no sessions are 0, not null.
+        F.coalesce(F.sum("purchases"), F.lit(0)).cast("long").alias("purchases"),
+        F.coalesce(F.sum("revenue"), F.lit(0)).cast("decimal(18,2)").alias("revenue"),
+        F.coalesce(F.sum("events"), F.lit(0)).cast("long").alias("events"),
     ]
 
 

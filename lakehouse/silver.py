@@ -49,7 +49,8 @@ LINEAGE_COLUMNS = ("kafka_partition", "kafka_offset", "ingest_time")
 
 
 def _missing(column: str) -> Column:
-    return F.col(column).isNull() | (F.trim(F.col(column)) == "")
+    """Null, empty, or only whitespace (tabs and newlines included)."""
+    return F.col(column).isNull() | F.col(column).rlike(r"^\s*$")
 
 
 def _rules(future_margin_seconds: int) -> list[tuple[str, Column]]:
@@ -60,6 +61,7 @@ def _rules(future_margin_seconds: int) -> list[tuple[str, Column]]:
     horizon = F.col("ingest_time") + F.make_dt_interval(secs=F.lit(future_margin_seconds))
     return [
         ("empty_message", _missing("raw_value")),
+        ("invalid_utf8", ~F.col("utf8_ok")),
         ("malformed_json", F.col(CORRUPT).isNotNull() | F.col("raw").isNull()),
         ("missing_event_id", _missing("event_id")),
         ("missing_event_type", _missing("event_type")),
@@ -76,7 +78,12 @@ def _rules(future_margin_seconds: int) -> list[tuple[str, Column]]:
         ),
         ("missing_product_id", product_event & _missing("product_id")),
         ("missing_price", priced_event & _missing("raw.price")),
-        ("invalid_price", F.col("raw.price").isNotNull() & F.col("price").isNull()),
+        # Not a number, or more than two decimals (12.555 would silently round to 12.56).
+        (
+            "invalid_price",
+            (F.col("raw.price").isNotNull() & F.col("price").isNull())
+            | (F.col("price") != F.col("raw.price").try_cast("decimal(38,10)")),
+        ),
         ("negative_price", F.col("price") < 0),
         ("missing_quantity", priced_event & _missing("raw.quantity")),
         ("invalid_quantity", F.col("raw.quantity").isNotNull() & F.col("quantity").isNull()),
@@ -109,7 +116,9 @@ def parse_events(bronze_df: DataFrame, future_margin_seconds: int = 300) -> Data
         "offset",
         "key",
         "ingest_time",
-        F.col("value").cast("string").alias("raw_value"),
+        # Bytes that are not UTF-8 become U+FFFD in the text; bronze keeps the originals.
+        F.make_valid_utf8(F.col("value").cast("string")).alias("raw_value"),
+        F.is_valid_utf8(F.col("value").cast("string")).alias("utf8_ok"),
     ).withColumn(
         "raw",
         F.from_json(
