@@ -78,8 +78,17 @@ def load_viewers_per_minute(path: str) -> pd.DataFrame | None:
 
 
 def load_open_sessions(path: str) -> pd.DataFrame | None:
-    """gold/fct_sessions, only the sessions still open and the columns the table panel shows."""
-    return read_table(path, columns=OPEN_SESSION_COLUMNS, filters=[("is_closed", "=", False)])
+    """gold/fct_sessions, only the sessions still open and the columns the table panel shows.
+
+    The filter runs in pandas: deltalake 1.6 pushes a boolean filter down to file
+    statistics, and Spark's Delta writer keeps no min/max for booleans, so
+    [("is_closed", "=", False)] read no rows of a table Spark had written.
+    """
+    sessions = read_table(path, columns=(*OPEN_SESSION_COLUMNS, "is_closed"))
+    if sessions is None:
+        return None
+    open_sessions = sessions[~sessions["is_closed"].fillna(True).astype(bool)]
+    return open_sessions.drop(columns="is_closed").reset_index(drop=True)
 
 
 def load_predicted_conversions(path: str) -> pd.DataFrame | None:

@@ -11,6 +11,7 @@ from decimal import Decimal
 import pytest
 from pyspark.sql import functions as F
 
+from dashboard import data
 from lakehouse import config
 from lakehouse.config import load_settings
 from lakehouse.pipeline import run_available_now
@@ -125,3 +126,13 @@ def test_running_again_without_new_data_changes_nothing(spark, handmade_lake):
     before = snapshot()
     run_available_now(spark, handmade_lake)
     assert snapshot() == before
+
+
+def test_the_dashboard_reader_sees_what_spark_wrote(handmade_lake):
+    # deltalake, not Spark, reads gold for the dashboard: the open-session filter
+    # once read nothing from a Spark-written table (no boolean min/max stats).
+    open_sessions = data.load_open_sessions(handmade_lake.table(config.GOLD_SESSIONS))
+    kpis = data.load_kpis(handmade_lake.table(config.GOLD_KPIS))
+    overall = data.kpi_row(kpis, "all")
+    assert list(open_sessions["session_id"]) == ["d"]
+    assert (overall["total_sessions"], overall["events"]) == (4, 20)
