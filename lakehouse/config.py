@@ -71,8 +71,9 @@ class Settings:
         bootstrap_servers: str | None = None,
         topic: str | None = None,
         root: str | None = None,
+        mlflow_dir: str | None = None,
     ) -> Settings:
-        """A copy pointing at another Kafka, topic or storage root (tests, benchmarks)."""
+        """A copy pointing at another Kafka, topic, storage root or MLflow folder (tests)."""
         raw = copy.deepcopy(self.raw)
         if bootstrap_servers:
             raw["kafka"]["bootstrap_servers"] = bootstrap_servers
@@ -80,6 +81,10 @@ class Settings:
             raw["kafka"]["topic"] = topic
         if root:
             raw["storage"]["root"] = _absolute(root)
+        if mlflow_dir:
+            folder = Path(_absolute(mlflow_dir))
+            raw["mlflow"]["tracking_uri"] = f"sqlite:///{folder / 'mlflow.db'}"
+            raw["mlflow"]["artifact_root"] = str(folder / "artifacts")
         return Settings(raw)
 
     @property
