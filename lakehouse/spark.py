@@ -16,6 +16,7 @@ from pyspark.sql import SparkSession
 from lakehouse.config import PROJECT_DIR
 
 SPARK_JARS = PROJECT_DIR / ".cache" / "jars" / "spark"
+SPARK_DEFAULTS = PROJECT_DIR / "conf" / "spark-defaults.conf"
 
 # Settings the code depends on for correctness, not for speed: Delta as the
 # catalog and every timestamp read and written in UTC.
@@ -34,13 +35,29 @@ def local_jars() -> list[str]:
     return jars
 
 
+def spark_defaults(path: Path = SPARK_DEFAULTS) -> dict[str, str]:
+    """The key-value pairs of a spark-defaults.conf file (comments and blanks skipped)."""
+    pairs = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            key, _, value = line.partition(" ")
+            pairs[key] = value.strip()
+    return pairs
+
+
 def build_session(app_name: str, conf: dict[str, str] | None = None) -> SparkSession:
-    """Get or create the SparkSession of a job, with Delta Lake enabled."""
+    """Get or create the SparkSession of a job, with Delta Lake enabled.
+
+    Started from plain Python, it reads conf/spark-defaults.conf itself, as
+    spark-submit would, and adds the resolved jars; `conf` overrides both.
+    """
     builder = SparkSession.builder.appName(app_name)
+    settings = dict(REQUIRED_CONF)
     launched_by_python = "PYSPARK_GATEWAY_PORT" not in os.environ
     if launched_by_python:
-        builder = builder.master(os.environ.get("SPARK_MASTER", "local[2]"))
-        builder = builder.config("spark.jars", ",".join(local_jars()))
-    for key, value in {**REQUIRED_CONF, **(conf or {})}.items():
+        settings = {**spark_defaults(), **settings, "spark.jars": ",".join(local_jars())}
+        settings["spark.master"] = os.environ.get("SPARK_MASTER", settings.get("spark.master"))
+    for key, value in {**settings, **(conf or {})}.items():
         builder = builder.config(key, value)
     return builder.getOrCreate()
