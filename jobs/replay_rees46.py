@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 from lakehouse.config import PROJECT_DIR, load_settings
-from lakehouse.producers.kafka_sink import publish_events, write_jsonl
+from lakehouse.producers.kafka_sink import KafkaUnavailableError, publish_events, write_jsonl
 from lakehouse.producers.pacing import paced
 from lakehouse.producers.rees46 import iter_events
 from lakehouse.runner import configure_logging
@@ -73,12 +73,16 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     topic = args.topic or settings.topic
-    sent = publish_events(
-        args.bootstrap_servers or settings.bootstrap_servers,
-        topic,
-        paced(events, args.speedup),
-        partitions=settings.section("kafka")["partitions"],
-    )
+    try:
+        sent = publish_events(
+            args.bootstrap_servers or settings.bootstrap_servers,
+            topic,
+            paced(events, args.speedup),
+            partitions=settings.section("kafka")["partitions"],
+        )
+    except KafkaUnavailableError as error:
+        logger.error("%s", error)
+        return 2
     logger.info(
         "replayed %d events from %s to topic %s (speedup %s)",
         sent,

@@ -29,7 +29,7 @@ import sys
 from datetime import UTC, datetime
 
 from lakehouse.config import Settings, load_settings
-from lakehouse.producers.kafka_sink import publish_events, write_jsonl
+from lakehouse.producers.kafka_sink import KafkaUnavailableError, publish_events, write_jsonl
 from lakehouse.producers.pacing import paced
 from lakehouse.producers.simulator import SimulatorConfig, generate_events, simulated_span
 from lakehouse.runner import configure_logging
@@ -115,13 +115,17 @@ def main(argv: list[str] | None = None) -> int:
 
     topic = args.topic or settings.topic
     rate = settings.section("simulator").get("rate", 0) if args.rate is None else args.rate
-    sent = publish_events(
-        args.bootstrap_servers or settings.bootstrap_servers,
-        topic,
-        events,
-        partitions=settings.section("kafka")["partitions"],
-        rate=rate,
-    )
+    try:
+        sent = publish_events(
+            args.bootstrap_servers or settings.bootstrap_servers,
+            topic,
+            events,
+            partitions=settings.section("kafka")["partitions"],
+            rate=rate,
+        )
+    except KafkaUnavailableError as error:
+        logger.error("%s", error)
+        return 2
     logger.info(
         "sent %d simulated events (seed %d, %d streams from %s) to topic %s",
         sent,

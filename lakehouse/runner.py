@@ -32,9 +32,11 @@ def configure_logging(level: str) -> None:
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    # py4j logs every JVM call, kafka-python every connection, at INFO.
+    # py4j logs every JVM call at INFO.
     logging.getLogger("py4j").setLevel(logging.WARNING)
-    logging.getLogger("kafka").setLevel(logging.WARNING)
+    # kafka-python logs each refused connection while it retries; the caller
+    # reports an unreachable broker once, in its own words.
+    logging.getLogger("kafka").setLevel(logging.CRITICAL)
 
 
 def await_queries(queries: list[StreamingQuery], poll_seconds: float = 2.0) -> None:

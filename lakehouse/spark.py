@@ -27,6 +27,10 @@ REQUIRED_CONF = {
 }
 
 
+# A local run listens on loopback only (driver, block manager and UI).
+LOOPBACK_CONF = {"spark.driver.bindAddress": "127.0.0.1", "spark.driver.host": "127.0.0.1"}
+
+
 def local_jars() -> list[str]:
     """The resolved Delta and Kafka-source jars, or an error saying how to get them."""
     jars = sorted(str(path) for path in Path(SPARK_JARS).glob("*.jar"))
@@ -58,6 +62,8 @@ def build_session(app_name: str, conf: dict[str, str] | None = None) -> SparkSes
     if launched_by_python:
         settings = {**spark_defaults(), **settings, "spark.jars": ",".join(local_jars())}
         settings["spark.master"] = os.environ.get("SPARK_MASTER", settings.get("spark.master"))
+        if settings["spark.master"].startswith("local"):
+            settings.update(LOOPBACK_CONF)
     for key, value in {**settings, **(conf or {})}.items():
         builder = builder.config(key, value)
     return builder.getOrCreate()

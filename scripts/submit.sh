@@ -14,10 +14,18 @@ export PYSPARK_PYTHON=${PYSPARK_PYTHON:-$PWD/$VENV/bin/python}
 export PYSPARK_DRIVER_PYTHON=${PYSPARK_DRIVER_PYTHON:-$PYSPARK_PYTHON}
 export SPARK_CONF_DIR=${SPARK_CONF_DIR:-$PWD/conf/spark}
 
+# Without a cluster, the driver and its UI listen on loopback only.
+local_only=()
+case "${SPARK_MASTER:-local}" in
+    local*) local_only=(--conf spark.driver.bindAddress=127.0.0.1 --conf spark.driver.host=127.0.0.1)
+            export SPARK_LOCAL_IP=${SPARK_LOCAL_IP:-127.0.0.1} ;;
+esac
+
 # shellcheck disable=SC2086
 exec "$VENV/bin/spark-submit" \
     --properties-file conf/spark-defaults.conf \
     ${SPARK_MASTER:+--master "$SPARK_MASTER"} \
     --jars "$jars" \
+    "${local_only[@]}" \
     ${SPARK_SUBMIT_ARGS:-} \
     "$@"

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from kafka import KafkaAdminClient, KafkaProducer
-from kafka.errors import TopicAlreadyExistsError
+from kafka.errors import KafkaConnectionError, KafkaTimeoutError, TopicAlreadyExistsError
 
 from lakehouse.contract import message_key
 
@@ -56,6 +56,10 @@ def create_producer(bootstrap_servers: str, client_id: str = CLIENT_ID) -> Kafka
     )
 
 
+class KafkaUnavailableError(RuntimeError):
+    """No broker answered at the configured address."""
+
+
 def ensure_topic(
     bootstrap_servers: str, topic: str, partitions: int, replication_factor: int = 1
 ) -> bool:
@@ -63,7 +67,15 @@ def ensure_topic(
 
     An existing topic is left as it is, whatever its number of partitions.
     """
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers.split(","), client_id=CLIENT_ID)
+    try:
+        admin = KafkaAdminClient(
+            bootstrap_servers=bootstrap_servers.split(","), client_id=CLIENT_ID
+        )
+    except (KafkaConnectionError, KafkaTimeoutError) as error:
+        raise KafkaUnavailableError(
+            f"cannot reach Kafka at {bootstrap_servers} ({error}). Is the broker running? "
+            "`make broker-start` starts the embedded one; LAKEHOUSE_KAFKA_BOOTSTRAP names another."
+        ) from error
     try:
         admin.create_topics(
             {topic: {"num_partitions": partitions, "replication_factor": replication_factor}},
