@@ -4,7 +4,8 @@
 #   2. start the embedded Kafka broker (unless LAKEHOUSE_KAFKA_BOOTSTRAP points elsewhere)
 #   3. replay the real REES46 sample, then the simulator's shows, into Kafka
 #   4. catch bronze, silver and gold up with one availableNow run
-#   5. keep the pipeline running live, with the simulator sending a 30-minute show in real time
+#   5. keep the pipeline running live, with the simulator sending a 30-minute show in real
+#      time, and train the conversion model and the segments in the background
 #   6. serve the dashboard on http://127.0.0.1:8501 until Ctrl-C, then stop it all
 # Logs go to var/demo/. DEMO_NO_DASHBOARD=1 stops after step 5 (for scripted checks).
 set -euo pipefail
@@ -52,6 +53,13 @@ pids+=($!)
     > "$LOGS/simulator.log" 2>&1 &
 pids+=($!)
 say "live pipeline and simulator running (logs: $LOGS/pipeline.log, $LOGS/simulator.log)"
+
+# The models train beside the live stream; the stream picks the conversion
+# model up from the registry as soon as it is registered as champion.
+( scripts/submit.sh ml/train_conversion.py && scripts/submit.sh ml/train_segments.py ) \
+    > "$LOGS/training.log" 2>&1 &
+pids+=($!)
+say "training the conversion model and the segments (log: $LOGS/training.log)"
 
 if [ -n "${DEMO_NO_DASHBOARD:-}" ]; then
     say "DEMO_NO_DASHBOARD set: not serving the dashboard"
