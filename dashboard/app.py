@@ -86,7 +86,7 @@ def live_view(settings: config.Settings, refresh_seconds: float, threshold: floa
         return
     stream_id = None if scope == data.ALL_SCOPE else scope
 
-    predictions = load_predicted_conversions(settings.table(data.GOLD_PREDICTED_CONVERSIONS))
+    predictions = load_predicted_conversions(settings.table(config.GOLD_PREDICTIONS))
     show_tiles(data.kpi_tiles(row) + data.model_tiles(predictions, threshold, stream_id))
     live = ", ".join(data.live_streams(streams)) or "none"
     st.caption(

@@ -23,10 +23,6 @@ ALL_SCOPE = "all"
 NOT_AVAILABLE = "n/a"
 MODEL_NOT_TRAINED = "model not trained yet"
 
-# Written by the conversion model job. Not yet in docs/tables.md nor lakehouse/config.py:
-# the dashboard assumes one row per session with `session_id`, `stream_id` and
-# `conversion_probability` (double, 0-1), as the prototype's predicted_conversions had.
-GOLD_PREDICTED_CONVERSIONS = "gold/predicted_conversions"
 DEFAULT_HIGH_INTENT_THRESHOLD = 0.5
 
 OPEN_SESSION_COLUMNS = (

@@ -27,6 +27,9 @@ GOLD_SESSIONS = "gold/fct_sessions"
 GOLD_VIEWERS_PER_MINUTE = "gold/viewers_per_minute"
 GOLD_KPIS = "gold/kpis"
 GOLD_RFM = "gold/rfm_analysis"
+GOLD_PREDICTIONS = "gold/predicted_conversions"
+GOLD_SEGMENTS_SCORED = "gold/customer_segments_scored"
+GOLD_SEGMENTS_NAMED = "gold/customer_segments_named"
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,9 @@ from pyspark.sql.streaming import DataStreamWriter, StreamingQuery
 from lakehouse import config, gold, silver
 from lakehouse.config import Settings
 from lakehouse.contract import STREAM_EVENT_TYPES
+from lakehouse.registry import ChampionModel
 from lakehouse.runner import await_queries
+from lakehouse.scoring import score_sessions
 from lakehouse.sessions import build_sessions
 from lakehouse.sink import (
     append_once,
@@ -29,6 +31,7 @@ from lakehouse.sink import (
     read_table,
     table_exists,
 )
+from lakehouse.tracking import configure_tracking
 
 log = logging.getLogger(__name__)
 
@@ -167,11 +170,20 @@ def start_silver(spark: SparkSession, settings: Settings, trigger: Trigger) -> l
 
 
 class GoldBatch:
-    """foreachBatch of gold_metrics: recompute what the new silver events touched."""
+    """foreachBatch of gold_metrics: recompute what the new silver events touched.
+
+    With a champion conversion model registered, it also scores the open
+    sessions of the touched streams; the alias is checked every batch, so a
+    newly promoted model is picked up without a restart.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.weights = settings.engagement_weights
+        model = settings.section("model")
+        self.threshold = float(model["high_intent_threshold"])
+        configure_tracking(settings)
+        self.champion = ChampionModel(model["conversion_model_name"], model["champion_alias"])
 
     def __call__(self, batch_df: DataFrame, batch_id: int) -> None:
         spark = batch_df.sparkSession
@@ -213,13 +225,42 @@ class GoldBatch:
                 ["stream_id", "minute"],
             )
 
+            self._score_open_sessions(spark, touched_streams, earliest_date, clock)
+
             if table_exists(spark, table(config.GOLD_SESSIONS)):
                 all_facts = read_table(spark, table(config.GOLD_SESSIONS))
-                overwrite(gold.kpis(all_facts, clock), table(config.GOLD_KPIS))
-                overwrite(gold.rfm(all_facts, clock), table(config.GOLD_RFM))
+                # silver may already hold sessions newer than this batch's events:
+                # the clock must not fall behind them (a negative recency).
+                newest_session = all_facts.agg(F.max("last_event_at")).first()[0]
+                as_of = max(clock, newest_session) if newest_session else clock
+                overwrite(gold.kpis(all_facts, as_of), table(config.GOLD_KPIS))
+                overwrite(gold.rfm(all_facts, as_of), table(config.GOLD_RFM))
             log.info("gold batch %s: data clock %s", batch_id, clock)
         finally:
             batch.unpersist()
+
+    def _score_open_sessions(
+        self, spark: SparkSession, touched_streams: DataFrame, earliest_date: object, clock: object
+    ) -> None:
+        version, model = self.champion.current()
+        table = self.settings.table
+        needed = (config.SILVER_SESSIONS, config.GOLD_SESSIONS)
+        if model is None or not all(table_exists(spark, table(name)) for name in needed):
+            return
+        sessions = read_table(spark, table(config.SILVER_SESSIONS))
+        open_sessions = sessions.where(~F.col("is_closed")).join(
+            F.broadcast(touched_streams), "stream_id", "left_semi"
+        )
+        events = (
+            read_table(spark, table(config.SILVER_EVENTS))
+            .where(F.col("event_date") >= earliest_date - SESSION_LOOKBACK)
+            .join(open_sessions.select("session_id"), "session_id", "left_semi")
+        )
+        facts = read_table(spark, table(config.GOLD_SESSIONS))
+        scores = score_sessions(
+            model, version, open_sessions, events, sessions, facts, clock, self.threshold
+        )
+        merge_upsert(scores, table(config.GOLD_PREDICTIONS), ["session_id"])
 
 
 def start_gold(spark: SparkSession, settings: Settings, trigger: Trigger) -> list[StreamingQuery]:

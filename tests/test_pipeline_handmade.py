@@ -28,6 +28,7 @@ def handmade_lake(spark, kafka_broker, tmp_path_factory):
         bootstrap_servers=kafka_broker.bootstrap_servers,
         topic="handmade_events",
         root=str(tmp_path_factory.mktemp("lake")),
+        mlflow_dir=str(tmp_path_factory.mktemp("mlflow")),
     )
     ensure_topic(settings.bootstrap_servers, settings.topic, partitions=3)
     with create_producer(settings.bootstrap_servers) as producer:

@@ -41,6 +41,7 @@ def rees46_lake(spark, kafka_broker, tmp_path_factory):
         bootstrap_servers=kafka_broker.bootstrap_servers,
         topic="rees46_events",
         root=str(tmp_path_factory.mktemp("rees46")),
+        mlflow_dir=str(tmp_path_factory.mktemp("mlflow")),
     )
     sent = publish_events(
         settings.bootstrap_servers, settings.topic, rees46.iter_events(CSV), partitions=3
