@@ -4,6 +4,7 @@ LAKEHOUSE_CONF            another settings file
 LAKEHOUSE_KAFKA_BOOTSTRAP an external Kafka (host:port[,host:port]) instead of the embedded one
 LAKEHOUSE_KAFKA_TOPIC     the events topic
 LAKEHOUSE_ROOT            root folder (or URI) of the Delta tables and checkpoints
+MLFLOW_TRACKING_URI       an MLflow tracking server instead of the embedded SQLite store
 """
 
 from __future__ import annotations
@@ -115,4 +116,8 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
     kafka["topic"] = os.environ.get("LAKEHOUSE_KAFKA_TOPIC", kafka["topic"])
     kafka["embedded"]["data_dir"] = _absolute(kafka["embedded"]["data_dir"])
     raw["storage"]["root"] = _absolute(os.environ.get("LAKEHOUSE_ROOT", raw["storage"]["root"]))
+    # Read once here: mlflow.set_tracking_uri() itself writes this variable later on.
+    raw["mlflow"]["tracking_uri"] = os.environ.get(
+        "MLFLOW_TRACKING_URI", raw["mlflow"]["tracking_uri"]
+    )
     return Settings(raw)

@@ -8,7 +8,6 @@ http://mlflow:5000) uses that tracking server for runs and registry instead.
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 import mlflow
@@ -31,7 +30,7 @@ def _embedded_uri(uri: str) -> str:
 def configure_tracking(settings: Settings) -> str:
     """Point mlflow at the tracking store and registry; create the experiment; return its id."""
     tracking = settings.section("mlflow")
-    uri = os.environ.get("MLFLOW_TRACKING_URI") or _embedded_uri(tracking["tracking_uri"])
+    uri = _embedded_uri(tracking["tracking_uri"])
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
 
