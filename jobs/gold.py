@@ -11,26 +11,11 @@ Run:  scripts/submit.sh jobs/gold.py [--trigger available_now]
 
 import sys
 
-from lakehouse.config import load_settings
-from lakehouse.pipeline import Trigger, start_gold
-from lakehouse.runner import await_queries, configure_logging, job_arguments
-from lakehouse.spark import build_session
+from lakehouse.pipeline import run_streaming_job, start_gold
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = job_arguments(__doc__, argv)
-    configure_logging(args.log_level)
-    settings = load_settings(args.conf)
-    trigger = Trigger.from_settings(settings, args.trigger)
-    if args.interval:
-        trigger = Trigger(trigger.kind, args.interval)
-
-    spark = build_session("lakehouse-gold")
-    try:
-        await_queries(start_gold(spark, settings, trigger))
-    finally:
-        spark.stop()
-    return 0
+    return run_streaming_job("lakehouse-gold", start_gold, __doc__, argv)
 
 
 if __name__ == "__main__":

@@ -22,9 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     args = job_arguments(__doc__, argv)
     configure_logging(args.log_level)
     settings = load_settings(args.conf)
-    trigger = Trigger.from_settings(settings, args.trigger)
-    if args.interval:
-        trigger = Trigger(trigger.kind, args.interval)
+    trigger = Trigger.from_settings(settings, args.trigger, args.interval)
 
     spark = build_session("lakehouse-pipeline")
     try:

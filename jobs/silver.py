@@ -12,26 +12,11 @@ Run:  scripts/submit.sh jobs/silver.py [--trigger available_now]
 
 import sys
 
-from lakehouse.config import load_settings
-from lakehouse.pipeline import Trigger, start_silver
-from lakehouse.runner import await_queries, configure_logging, job_arguments
-from lakehouse.spark import build_session
+from lakehouse.pipeline import run_streaming_job, start_silver
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = job_arguments(__doc__, argv)
-    configure_logging(args.log_level)
-    settings = load_settings(args.conf)
-    trigger = Trigger.from_settings(settings, args.trigger)
-    if args.interval:
-        trigger = Trigger(trigger.kind, args.interval)
-
-    spark = build_session("lakehouse-silver")
-    try:
-        await_queries(start_silver(spark, settings, trigger))
-    finally:
-        spark.stop()
-    return 0
+    return run_streaming_job("lakehouse-silver", start_silver, __doc__, argv)
 
 
 if __name__ == "__main__":

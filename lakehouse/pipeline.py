@@ -8,6 +8,7 @@ Query names double as checkpoint folder names and Delta txnAppIds.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -17,10 +18,11 @@ from pyspark.sql import functions as F
 from pyspark.sql.streaming import DataStreamWriter, StreamingQuery
 
 from lakehouse import config, gold, silver
-from lakehouse.config import Settings
+from lakehouse.bronze import to_bronze
+from lakehouse.config import Settings, load_settings
 from lakehouse.contract import STREAM_EVENT_TYPES
 from lakehouse.registry import ChampionModel
-from lakehouse.runner import await_queries
+from lakehouse.runner import await_queries, configure_logging, job_arguments
 from lakehouse.scoring import score_sessions
 from lakehouse.sessions import build_sessions
 from lakehouse.sink import (
@@ -31,6 +33,7 @@ from lakehouse.sink import (
     read_table,
     table_exists,
 )
+from lakehouse.spark import build_session
 from lakehouse.tracking import configure_tracking
 
 log = logging.getLogger(__name__)
@@ -54,9 +57,12 @@ class Trigger:
     interval: str = "10 seconds"
 
     @classmethod
-    def from_settings(cls, settings: Settings, kind: str | None = None) -> Trigger:
+    def from_settings(
+        cls, settings: Settings, kind: str | None = None, interval: str | None = None
+    ) -> Trigger:
+        """conf [streaming] trigger and trigger_interval, unless given."""
         streaming = settings.section("streaming")
-        return cls(kind or streaming["trigger"], streaming["trigger_interval"])
+        return cls(kind or streaming["trigger"], interval or streaming["trigger_interval"])
 
     def apply(self, writer: DataStreamWriter) -> DataStreamWriter:
         if self.kind == "available_now":
@@ -83,8 +89,6 @@ def read_kafka(spark: SparkSession, settings: Settings) -> DataFrame:
 
 def start_bronze(spark: SparkSession, settings: Settings, trigger: Trigger) -> list[StreamingQuery]:
     """Kafka -> bronze/events."""
-    from lakehouse.bronze import to_bronze
-
     bronze = to_bronze(read_kafka(spark, settings))
     writer = delta_stream_writer(
         bronze,
@@ -279,3 +283,23 @@ def run_available_now(spark: SparkSession, settings: Settings) -> None:
     trigger = Trigger("available_now")
     for start in (start_bronze, start_silver, start_gold):
         await_queries(start(spark, settings, trigger))
+
+
+def run_streaming_job(
+    app_name: str,
+    start: Callable[[SparkSession, Settings, Trigger], list[StreamingQuery]],
+    description: str,
+    argv: list[str] | None = None,
+) -> int:
+    """The main() of a layer's job: arguments, settings, session, start the queries, wait."""
+    args = job_arguments(description, argv)
+    configure_logging(args.log_level)
+    settings = load_settings(args.conf)
+    trigger = Trigger.from_settings(settings, args.trigger, args.interval)
+
+    spark = build_session(app_name)
+    try:
+        await_queries(start(spark, settings, trigger))
+    finally:
+        spark.stop()
+    return 0

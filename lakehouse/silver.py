@@ -30,21 +30,8 @@ RAW_SCHEMA = T.StructType(
     + [T.StructField(CORRUPT, T.StringType())]
 )
 
-EVENT_COLUMNS = (
-    "event_id",
-    "event_type",
-    "event_time",
-    "stream_id",
-    "session_id",
-    "viewer_id",
-    "device_type",
-    "viewer_state",
-    "product_id",
-    "price",
-    "quantity",
-    "order_id",
-    "scheduled_end",
-)
+# silver/events holds the contract's fields, typed, in the contract's order.
+EVENT_COLUMNS = FIELDS
 LINEAGE_COLUMNS = ("kafka_partition", "kafka_offset", "ingest_time")
 
 
