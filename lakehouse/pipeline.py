@@ -156,7 +156,7 @@ def start_silver(spark: SparkSession, settings: Settings, trigger: Trigger) -> l
     """bronze/events -> silver/events + silver/sessions, and silver/quarantine."""
     streaming = settings.section("streaming")
     bronze = spark.readStream.format("delta").load(settings.table(config.BRONZE_EVENTS))
-    parsed = silver.parse_events(bronze, int(streaming.get("future_margin_seconds", 300)))
+    parsed = silver.parse_events(bronze, int(streaming["future_margin_seconds"]))
 
     events = silver.deduplicate(silver.valid_events(parsed), streaming["watermark"])
     events_writer = (
