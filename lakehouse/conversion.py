@@ -21,22 +21,15 @@ from pyspark.ml.functions import vector_to_array
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from lakehouse.sessions import COUNTED_TYPES
+
 LABEL = "label"
 FEATURES = "features"
 PROBABILITY = "conversion_probability"
 UNKNOWN = "unknown"
 
-# Interactions counted up to the snapshot (no purchase among them).
-COUNTED = {
-    "heartbeats": "heartbeat",
-    "product_views": "view_product",
-    "likes": "like",
-    "comments": "comment",
-    "shares": "share",
-    "product_clicks": "product_click",
-    "cart_adds": "add_to_cart",
-    "cart_removes": "remove_from_cart",
-}
+# The session's interaction counts up to the snapshot, purchases left out.
+COUNTED = {name: kind for name, kind in COUNTED_TYPES.items() if kind != "purchase"}
 NUMERIC_FEATURES = (
     "watch_seconds",
     *COUNTED,
