@@ -1,6 +1,7 @@
 # Live-shopping lakehouse. `make help` lists the targets.
 PY := .venv/bin/python
 PYTEST_ARGS ?=
+DASHBOARD_PORT ?= 8501
 
 .PHONY: help setup demo test test-quick lint format broker-start broker-stop pipeline dashboard clean
 
@@ -36,9 +37,9 @@ broker-stop:  ## stop the embedded Kafka broker
 pipeline: setup  ## run every layer live in one Spark application (Ctrl-C to stop)
 	scripts/submit.sh jobs/pipeline.py --trigger processing_time
 
-dashboard: setup  ## serve the dashboard on 127.0.0.1:8501
+dashboard: setup  ## serve the dashboard on 127.0.0.1:$DASHBOARD_PORT (default 8501)
 	$(PY) -m streamlit run dashboard/app.py --server.address 127.0.0.1 \
-		--server.headless true --browser.gatherUsageStats false
+		--server.port $(DASHBOARD_PORT) --server.headless true --browser.gatherUsageStats false
 
 clean: broker-stop  ## delete the local tables, checkpoints and broker data (var/)
 	rm -rf var
