@@ -25,7 +25,7 @@ from lakehouse.config import PROJECT_DIR, load_settings
 from lakehouse.producers.kafka_sink import KafkaUnavailableError, publish_events, write_jsonl
 from lakehouse.producers.pacing import paced
 from lakehouse.producers.rees46 import iter_events
-from lakehouse.runner import configure_logging
+from lakehouse.runner import add_producer_arguments, configure_logging
 
 logger = logging.getLogger("jobs.replay_rees46")
 
@@ -47,13 +47,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="replay gaps between events divided by this; 0 = as fast as possible (default)",
     )
     parser.add_argument("--limit", type=int, help="replay only the first N rows")
-    parser.add_argument("--bootstrap-servers", help="Kafka host:port[,host:port]")
-    parser.add_argument("--topic", help="Kafka topic (default: conf [kafka] topic)")
-    parser.add_argument(
-        "--events-only-to-file",
-        metavar="PATH",
-        help="write the events as JSON lines to PATH instead of sending them",
-    )
+    add_producer_arguments(parser)
     parser.add_argument("--log-level", default="INFO", help="Python log level")
     args = parser.parse_args(argv)
     if args.speedup < 0:

@@ -32,7 +32,7 @@ from lakehouse.config import Settings, load_settings
 from lakehouse.producers.kafka_sink import KafkaUnavailableError, publish_events, write_jsonl
 from lakehouse.producers.pacing import paced
 from lakehouse.producers.simulator import SimulatorConfig, generate_events, simulated_span
-from lakehouse.runner import configure_logging
+from lakehouse.runner import add_producer_arguments, configure_logging
 
 logger = logging.getLogger("jobs.simulate")
 
@@ -70,13 +70,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="start now and send each event at its event_time (real time)",
     )
-    parser.add_argument("--bootstrap-servers", help="Kafka host:port[,host:port]")
-    parser.add_argument("--topic", help="Kafka topic (default: conf [kafka] topic)")
-    parser.add_argument(
-        "--events-only-to-file",
-        metavar="PATH",
-        help="write the events as JSON lines to PATH instead of sending them",
-    )
+    add_producer_arguments(parser)
     parser.add_argument("--log-level", default="INFO", help="Python log level")
     return parser.parse_args(argv)
 

@@ -28,6 +28,17 @@ def job_arguments(description: str, argv: list[str] | None = None) -> argparse.N
     return parser.parse_args(argv)
 
 
+def add_producer_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where a producer sends: --bootstrap-servers, --topic, or --events-only-to-file."""
+    parser.add_argument("--bootstrap-servers", help="Kafka host:port[,host:port]")
+    parser.add_argument("--topic", help="Kafka topic (default: conf [kafka] topic)")
+    parser.add_argument(
+        "--events-only-to-file",
+        metavar="PATH",
+        help="write the events as JSON lines to PATH instead of sending them",
+    )
+
+
 def configure_logging(level: str) -> None:
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"

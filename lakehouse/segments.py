@@ -8,6 +8,7 @@ customer, describe each cluster in original units, name it.
 
 from __future__ import annotations
 
+import argparse
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,6 +25,23 @@ log = logging.getLogger(__name__)
 
 
 DEFAULT_K_VALUES = range(2, 9)
+
+
+def add_k_arguments(parser: argparse.ArgumentParser) -> None:
+    """--k-min, --k-max and --seed of the jobs that segment customers."""
+    parser.add_argument(
+        "--k-min", type=int, default=min(DEFAULT_K_VALUES), help="smallest k tried (default 2)"
+    )
+    parser.add_argument(
+        "--k-max", type=int, default=max(DEFAULT_K_VALUES), help="largest k tried (default 8)"
+    )
+    parser.add_argument("--seed", type=int, help="KMeans seed (default: conf [model] seed)")
+
+
+def check_k_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if not 2 <= args.k_min <= args.k_max:
+        parser.error("need 2 <= --k-min <= --k-max")
+
 
 # Frequency and monetary are heavily right-skewed (on online-retail the skewness is 12.1 and
 # 19.3; after log1p 1.2 and 0.4), so a few big customers would dominate the Euclidean

@@ -35,7 +35,12 @@ from pyspark.sql import types as T
 from lakehouse import gold
 from lakehouse.config import PROJECT_DIR, load_settings
 from lakehouse.runner import configure_logging
-from lakehouse.segments import DEFAULT_K_VALUES, segment_customers, summary
+from lakehouse.segments import (
+    add_k_arguments,
+    check_k_arguments,
+    segment_customers,
+    summary,
+)
 from lakehouse.spark import build_session
 
 logger = logging.getLogger("ml.online_retail")
@@ -72,17 +77,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--output", type=Path, default=DEFAULT_OUTPUT, help=f"results (default {DEFAULT_OUTPUT})"
     )
-    parser.add_argument(
-        "--k-min", type=int, default=min(DEFAULT_K_VALUES), help="smallest k tried (default 2)"
-    )
-    parser.add_argument(
-        "--k-max", type=int, default=max(DEFAULT_K_VALUES), help="largest k tried (default 8)"
-    )
-    parser.add_argument("--seed", type=int, help="KMeans seed (default: conf [model] seed)")
+    add_k_arguments(parser)
     parser.add_argument("--log-level", default="INFO", help="Python log level")
     args = parser.parse_args(argv)
-    if not 2 <= args.k_min <= args.k_max:
-        parser.error("need 2 <= --k-min <= --k-max")
+    check_k_arguments(parser, args)
     if not args.data_dir.is_dir():
         parser.error(f"no folder {args.data_dir}")
     return args

@@ -33,8 +33,9 @@ from lakehouse import config
 from lakehouse.config import GOLD_RFM, Settings, load_settings
 from lakehouse.runner import configure_logging
 from lakehouse.segments import (
-    DEFAULT_K_VALUES,
     Segmentation,
+    add_k_arguments,
+    check_k_arguments,
     segment_customers,
     summary,
 )
@@ -70,17 +71,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--conf", help="settings file (default conf/lakehouse.toml)")
-    parser.add_argument(
-        "--k-min", type=int, default=min(DEFAULT_K_VALUES), help="smallest k tried (default 2)"
-    )
-    parser.add_argument(
-        "--k-max", type=int, default=max(DEFAULT_K_VALUES), help="largest k tried (default 8)"
-    )
-    parser.add_argument("--seed", type=int, help="KMeans seed (default: conf [model] seed)")
+    add_k_arguments(parser)
     parser.add_argument("--log-level", default="INFO", help="Python log level")
     args = parser.parse_args(argv)
-    if not 2 <= args.k_min <= args.k_max:
-        parser.error("need 2 <= --k-min <= --k-max")
+    check_k_arguments(parser, args)
     return args
 
 
