@@ -1,11 +1,11 @@
 """Silver job: bronze/events -> silver/events, silver/sessions and silver/quarantine.
 
-Two queries. silver_events parses and validates each message, drops repeated
-event_ids (state bounded by the watermark), rebuilds the sessions the batch
+One query, silver_events. Each micro-batch parses and validates every
+message, quarantines the ones that break a rule, come later than the
+watermark or repeat an event_id (each with its reason), runs the silver
+data-quality suites into gold/data_quality, rebuilds the sessions the batch
 touched in silver/sessions, then appends the events to silver/events.
-silver_quarantine writes every message that failed a rule to
-silver/quarantine with the rule's name. Checkpoints:
-<root>/_checkpoints/silver_events and <root>/_checkpoints/silver_quarantine.
+Checkpoint: <root>/_checkpoints/silver_events.
 
 Run:  scripts/submit.sh jobs/silver.py [--trigger available_now]
 """

@@ -31,6 +31,7 @@ GOLD_RFM = "gold/rfm_analysis"
 GOLD_PREDICTIONS = "gold/predicted_conversions"
 GOLD_SEGMENTS_SCORED = "gold/customer_segments_scored"
 GOLD_SEGMENTS_NAMED = "gold/customer_segments_named"
+GOLD_DATA_QUALITY = "gold/data_quality"
 
 
 @dataclass(frozen=True)

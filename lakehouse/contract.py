@@ -35,6 +35,16 @@ PRODUCT_EVENT_TYPES = (
 PRICED_EVENT_TYPES = ("add_to_cart", "purchase")
 DEVICE_TYPES = ("mobile", "desktop", "tablet", "tv")
 
+# Identifiers: 1 to 128 printable ASCII characters from a safe set, so that an
+# id never carries spaces, control characters or emoji into joins and keys.
+ID_FIELDS = ("event_id", "stream_id", "session_id", "viewer_id", "product_id", "order_id")
+ID_PATTERN = r"^[A-Za-z0-9_.:@/+=-]{1,128}$"
+# viewer_state is a two-letter region code in capitals, such as CA.
+VIEWER_STATE_PATTERN = r"^[A-Z]{2}$"
+# ISO-8601 with a date, a time to the second or finer, and an explicit zone:
+# a time without a zone would be read in whatever zone the job runs in.
+TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$"
+
 FIELDS = (
     "event_id",
     "event_type",

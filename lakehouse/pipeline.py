@@ -8,19 +8,20 @@ Query names double as checkpoint folder names and Delta txnAppIds.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import DataStreamWriter, StreamingQuery
 
-from lakehouse import config, gold, silver
+from lakehouse import config, gold, quality, silver
 from lakehouse.bronze import to_bronze
 from lakehouse.config import Settings, load_settings
 from lakehouse.contract import STREAM_EVENT_TYPES
+from lakehouse.quality import BatchChecks, Gate, QualitySettings, SuiteOutcome
 from lakehouse.registry import ChampionModel
 from lakehouse.runner import await_queries, configure_logging, job_arguments
 from lakehouse.scoring import score_sessions
@@ -40,13 +41,24 @@ log = logging.getLogger(__name__)
 
 BRONZE_QUERY = "bronze_events"
 SILVER_EVENTS_QUERY = "silver_events"
-SILVER_QUARANTINE_QUERY = "silver_quarantine"
+# The txnAppId of silver_events' appends to silver/quarantine.
+SILVER_QUARANTINE_APP_ID = "silver_quarantine"
 GOLD_QUERY = "gold_metrics"
 
 # How far back silver looks for the earlier events of the sessions in a batch.
 # A session longer than this (a bot watching for days) is rebuilt from its
 # recent events only; its counts then miss the older ones.
 SESSION_LOOKBACK = timedelta(days=1)
+
+
+def parse_duration(text: str) -> timedelta:
+    """'10 minutes', '30 seconds', '2 hours' or '1 day' -> a timedelta."""
+    amount, _, unit = text.strip().partition(" ")
+    units = {"second": "seconds", "minute": "minutes", "hour": "hours", "day": "days"}
+    name = units.get(unit.strip().lower().rstrip("s"))
+    if name is None or not amount.isdigit():
+        raise ValueError(f"cannot read the duration {text!r}: write e.g. '10 minutes'")
+    return timedelta(**{name: int(amount)})
 
 
 @dataclass(frozen=True)
@@ -100,46 +112,141 @@ def start_bronze(spark: SparkSession, settings: Settings, trigger: Trigger) -> l
     return [trigger.apply(writer).start()]
 
 
-class SilverEventsBatch:
-    """foreachBatch of silver_events: rebuild the touched sessions, then append the events.
+class QualityCheckedBatch:
+    """What the foreachBatch writers share: one GE gate, built on first use."""
 
-    Sessions are merged before the events are appended, so whoever sees an
-    event in silver/events also sees its session in silver/sessions.
+    def __init__(self, settings: Settings) -> None:
+        self.quality = QualitySettings.from_settings(settings)
+        self.quality_path = settings.table(config.GOLD_DATA_QUALITY)
+        self._gate: Gate | None = None
+
+    def gate(self) -> Gate:
+        if self._gate is None:
+            self._gate = Gate()
+        return self._gate
+
+    def _checks(self, spark: SparkSession, source: str, batch_id: int) -> BatchChecks:
+        """The data-quality checks of one batch, saved to gold/data_quality once per batch."""
+
+        def save(outcomes: Sequence[SuiteOutcome]) -> None:
+            rows = quality.results_frame(spark, outcomes, source, batch_id, datetime.now(UTC))
+            append_once(rows, self.quality_path, f"{source}_quality", batch_id)
+
+        return BatchChecks(self.gate, self.quality, source, batch_id, save)
+
+
+class SilverBatch(QualityCheckedBatch):
+    """foreachBatch of silver_events over parsed bronze rows: route, check, then write.
+
+    The writes come in this order, each safe to repeat for the batch id:
+    data-quality results, quarantine rows, sessions (MERGE), events. Sessions
+    are merged before the events are appended, so whoever sees an event in
+    silver/events also sees its session in silver/sessions. When a suite whose
+    action is "stop" fails, only the data-quality rows are written.
+
+    The watermark is the newest event_time in silver/events when the batch
+    starts, minus conf [streaming] watermark: a valid event older than that is
+    quarantined as late_event. silver/events itself is the deduplication state
+    (see silver.route_events); it is read back SESSION_LOOKBACK before the
+    batch's oldest on-time event.
     """
 
     def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        streaming = settings.section("streaming")
         self.events_path = settings.table(config.SILVER_EVENTS)
         self.sessions_path = settings.table(config.SILVER_SESSIONS)
+        self.quarantine_path = settings.table(config.SILVER_QUARANTINE)
         self.gap_minutes = int(settings.section("sessions")["inactivity_gap_minutes"])
+        self.watermark_delay = parse_duration(streaming["watermark"])
+        self.future_margin = timedelta(seconds=int(streaming["future_margin_seconds"]))
 
-    def __call__(self, batch_df: DataFrame, batch_id: int) -> None:
-        spark = batch_df.sparkSession
-        batch = silver.with_event_date(batch_df).persist()
+    def __call__(self, parsed_batch: DataFrame, batch_id: int) -> None:
+        spark = parsed_batch.sparkSession
+        parsed = parsed_batch.persist()
+        routed = None
         try:
-            bounds = batch.agg(F.min("event_date"), F.max("event_time"), F.count("*")).first()
-            earliest_date, newest_time, rows = bounds
-            if rows == 0:
+            if parsed.isEmpty():
                 return
-            since = earliest_date - SESSION_LOOKBACK
-            recent = batch
-            if table_exists(spark, self.events_path):
-                history = read_table(spark, self.events_path).where(F.col("event_date") >= since)
-                recent = history.unionByName(batch)
-            clock = recent.agg(F.max("event_time")).first()[0] or newest_time
+            watermark = self._watermark(spark)
+            on_time = F.col("reason").isNull()
+            if watermark is not None:
+                on_time &= F.col("event_time") >= F.lit(watermark).cast("timestamp")
+            earliest = parsed.where(on_time).agg(F.min(F.to_date("event_time"))).first()[0]
+            history = None
+            if earliest is not None and table_exists(spark, self.events_path):
+                history = read_table(spark, self.events_path).where(
+                    F.col("event_date") >= earliest - SESSION_LOOKBACK
+                )
 
-            touched = batch.where(F.col("session_id").isNotNull()).select("session_id").distinct()
-            # A replayed batch may already be in silver/events: keep one copy per event.
-            session_events = recent.join(
-                F.broadcast(touched), "session_id", "left_semi"
-            ).dropDuplicates(["event_id"])
-            sessions = build_sessions(session_events, clock, self.gap_minutes)
+            routed = silver.route_events(parsed, history, watermark).persist()
+            events = silver.with_event_date(silver.valid_events(routed))
+            recent = events if history is None else history.unionByName(events)
+            clock = recent.agg(F.max("event_time")).first()[0]
+            touched = events.where(F.col("session_id").isNotNull()).select("session_id").distinct()
+            session_events = recent.join(F.broadcast(touched), "session_id", "left_semi")
+            sessions = build_sessions(session_events, clock, self.gap_minutes).persist()
+
+            checks = self._checks(spark, SILVER_EVENTS_QUERY, batch_id)
+            self._check(checks, routed, events, sessions, recent)
+            checks.finish()
+
+            quarantine = silver.quarantine_rows(routed)
+            append_once(quarantine, self.quarantine_path, SILVER_QUARANTINE_APP_ID, batch_id)
             merge_upsert(sessions, self.sessions_path, ["session_id"])
-            self._close_idle_sessions(spark, clock)
-
-            append_once(batch, self.events_path, SILVER_EVENTS_QUERY, batch_id, ["event_date"])
-            log.info("silver batch %s: %s events, data clock %s", batch_id, rows, clock)
+            if clock is not None:
+                self._close_idle_sessions(spark, clock)
+            append_once(events, self.events_path, SILVER_EVENTS_QUERY, batch_id, ["event_date"])
+            sessions.unpersist()
+            log.info(
+                "silver batch %s: watermark %s, data clock %s, reasons %s",
+                batch_id,
+                watermark,
+                clock,
+                dict(routed.groupBy("reason").count().collect()),
+            )
         finally:
-            batch.unpersist()
+            parsed.unpersist()
+            if routed is not None:
+                routed.unpersist()
+
+    def _watermark(self, spark: SparkSession) -> datetime | None:
+        if not table_exists(spark, self.events_path):
+            return None
+        newest = read_table(spark, self.events_path).agg(F.max("event_time")).first()[0]
+        return None if newest is None else newest - self.watermark_delay
+
+    def _check(
+        self,
+        checks: BatchChecks,
+        routed: DataFrame,
+        events: DataFrame,
+        sessions: DataFrame,
+        recent: DataFrame,
+    ) -> None:
+        """The silver suites over this batch: what came in, what was accepted, its sessions."""
+        if not checks.due:
+            return
+        newest_ingest = routed.agg(F.max("ingest_time")).first()[0]
+        stream_rows = gold.streams(recent.where(F.col("event_type").isin(*STREAM_EVENT_TYPES)))
+        session_checks = quality.session_checks(
+            sessions,
+            quality.stream_lengths(stream_rows),
+            self.quality.session_margin_minutes,
+            self.quality.max_session_hours,
+        )
+        checks.run(
+            quality.bronze_to_silver_suite(self.quality.max_quarantine_ratio),
+            config.BRONZE_EVENTS,
+            routed.select("reason", "event_id", "event_type"),
+        )
+        checks.run(
+            quality.silver_events_suite(),
+            config.SILVER_EVENTS,
+            events,
+            {"event_time_horizon": newest_ingest + self.future_margin},
+        )
+        checks.run(quality.silver_sessions_suite(), config.SILVER_SESSIONS, session_checks)
 
     def _close_idle_sessions(self, spark: SparkSession, clock: object) -> None:
         """Sessions without new events close once the data clock passes their gap."""
@@ -153,41 +260,37 @@ class SilverEventsBatch:
 
 
 def start_silver(spark: SparkSession, settings: Settings, trigger: Trigger) -> list[StreamingQuery]:
-    """bronze/events -> silver/events + silver/sessions, and silver/quarantine."""
+    """bronze/events -> silver/events, silver/sessions, silver/quarantine (one query)."""
     streaming = settings.section("streaming")
+    max_message_bytes = QualitySettings.from_settings(settings).max_message_bytes
     bronze = spark.readStream.format("delta").load(settings.table(config.BRONZE_EVENTS))
-    parsed = silver.parse_events(bronze, int(streaming["future_margin_seconds"]))
-
-    events = silver.deduplicate(silver.valid_events(parsed), streaming["watermark"])
-    events_writer = (
-        events.writeStream.queryName(SILVER_EVENTS_QUERY)
+    parsed = silver.parse_events(bronze, int(streaming["future_margin_seconds"]), max_message_bytes)
+    writer = (
+        parsed.writeStream.queryName(SILVER_EVENTS_QUERY)
         .option("checkpointLocation", settings.checkpoint(SILVER_EVENTS_QUERY))
-        .foreachBatch(SilverEventsBatch(settings))
+        .foreachBatch(SilverBatch(settings))
     )
-    quarantine_writer = delta_stream_writer(
-        silver.quarantine_rows(parsed),
-        settings.table(config.SILVER_QUARANTINE),
-        settings.checkpoint(SILVER_QUARANTINE_QUERY),
-        SILVER_QUARANTINE_QUERY,
-    )
-    return [trigger.apply(events_writer).start(), trigger.apply(quarantine_writer).start()]
+    return [trigger.apply(writer).start()]
 
 
-class GoldBatch:
+class GoldBatch(QualityCheckedBatch):
     """foreachBatch of gold_metrics: recompute what the new silver events touched.
 
     With a champion conversion model registered, it also scores the open
     sessions of the touched streams; the alias is checked every batch, so a
-    newly promoted model is picked up without a restart.
+    newly promoted model is picked up without a restart. Each table's suite
+    runs on the rows about to be written, before they are written.
     """
 
     def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
         self.settings = settings
         self.weights = settings.engagement_weights
         model = settings.section("model")
         self.threshold = float(model["high_intent_threshold"])
         configure_tracking(settings)
         self.champion = ChampionModel(model["conversion_model_name"], model["champion_alias"])
+        self.suites = quality.gold_suites()
 
     def __call__(self, batch_df: DataFrame, batch_id: int) -> None:
         spark = batch_df.sparkSession
@@ -197,6 +300,7 @@ class GoldBatch:
             earliest_date = batch.agg(F.min("event_date")).first()[0]
             if earliest_date is None:
                 return
+            checks = self._checks(spark, GOLD_QUERY, batch_id)
             events = read_table(spark, table(config.SILVER_EVENTS))
             recent = events.where(F.col("event_date") >= earliest_date)
             clock = recent.agg(F.max("event_time")).first()[0]
@@ -212,8 +316,10 @@ class GoldBatch:
                 sessions = read_table(spark, table(config.SILVER_SESSIONS)).join(
                     F.broadcast(touched_streams), "stream_id", "left_semi"
                 )
-                facts = gold.session_facts(sessions, stream_rows, self.weights)
+                facts = gold.session_facts(sessions, stream_rows, self.weights).persist()
+                checks.run(self.suites[quality.GOLD_SESSIONS], config.GOLD_SESSIONS, facts)
                 merge_upsert(facts, table(config.GOLD_SESSIONS), ["session_id"])
+                facts.unpersist()
 
             touched_minutes = (
                 batch.where(F.col("viewer_id").isNotNull())
@@ -223,13 +329,12 @@ class GoldBatch:
             minute_events = recent.withColumn("minute", F.date_trunc("minute", "event_time")).join(
                 F.broadcast(touched_minutes), ["stream_id", "minute"], "left_semi"
             )
-            merge_upsert(
-                gold.viewers_per_minute(minute_events),
-                table(config.GOLD_VIEWERS_PER_MINUTE),
-                ["stream_id", "minute"],
-            )
+            viewers = gold.viewers_per_minute(minute_events).persist()
+            checks.run(self.suites[quality.GOLD_VIEWERS], config.GOLD_VIEWERS_PER_MINUTE, viewers)
+            merge_upsert(viewers, table(config.GOLD_VIEWERS_PER_MINUTE), ["stream_id", "minute"])
+            viewers.unpersist()
 
-            self._score_open_sessions(spark, touched_streams, earliest_date, clock)
+            self._score_open_sessions(spark, touched_streams, earliest_date, clock, checks)
 
             if table_exists(spark, table(config.GOLD_SESSIONS)):
                 all_facts = read_table(spark, table(config.GOLD_SESSIONS))
@@ -237,14 +342,26 @@ class GoldBatch:
                 # the clock must not fall behind them (a negative recency).
                 newest_session = all_facts.agg(F.max("last_event_at")).first()[0]
                 as_of = max(clock, newest_session) if newest_session else clock
-                overwrite(gold.kpis(all_facts, as_of), table(config.GOLD_KPIS))
-                overwrite(gold.rfm(all_facts, as_of), table(config.GOLD_RFM))
+                for name, path, frame in (
+                    (quality.GOLD_KPIS, config.GOLD_KPIS, gold.kpis(all_facts, as_of)),
+                    (quality.GOLD_RFM, config.GOLD_RFM, gold.rfm(all_facts, as_of)),
+                ):
+                    published = frame.persist()
+                    checks.run(self.suites[name], path, published)
+                    overwrite(published, table(path))
+                    published.unpersist()
+            checks.finish()
             log.info("gold batch %s: data clock %s", batch_id, clock)
         finally:
             batch.unpersist()
 
     def _score_open_sessions(
-        self, spark: SparkSession, touched_streams: DataFrame, earliest_date: object, clock: object
+        self,
+        spark: SparkSession,
+        touched_streams: DataFrame,
+        earliest_date: object,
+        clock: object,
+        checks: BatchChecks,
     ) -> None:
         version, model = self.champion.current()
         table = self.settings.table
@@ -264,7 +381,10 @@ class GoldBatch:
         scores = score_sessions(
             model, version, open_sessions, events, sessions, facts, clock, self.threshold
         )
+        scores = scores.persist()
+        checks.run(self.suites[quality.GOLD_PREDICTIONS], config.GOLD_PREDICTIONS, scores)
         merge_upsert(scores, table(config.GOLD_PREDICTIONS), ["session_id"])
+        scores.unpersist()
 
 
 def start_gold(spark: SparkSession, settings: Settings, trigger: Trigger) -> list[StreamingQuery]:

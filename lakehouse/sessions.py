@@ -1,9 +1,9 @@
 """Sessions: one row per session_id, built from all of that session's events.
 
-A session runs from its earliest event to its `leave`. Without a leave it
-closes once no event has come for the inactivity gap, measured on the data
-clock (the newest event_time the pipeline has seen), so a replay of old data
-closes sessions exactly as a live run would.
+A session runs from its earliest event to its `leave`, when the leave is its
+last event. Without one it closes once no event has come for the inactivity
+gap, measured on the data clock (the newest event_time the pipeline has seen),
+so a replay of old data closes sessions exactly as a live run would.
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ def build_sessions(
         _first_known("viewer_state"),
         F.min("event_time").alias("started_at"),
         F.max("event_time").alias("last_event_at"),
-        F.min(F.when(_is_type("leave"), F.col("event_time"))).alias("left_at"),
+        F.max(F.when(_is_type("leave"), F.col("event_time"))).alias("last_leave_at"),
         F.count("*").alias("events"),
         *counts,
         F.coalesce(F.sum(F.when(purchase, F.col("quantity"))), F.lit(0))
@@ -99,8 +99,13 @@ def build_sessions(
     gap = F.make_dt_interval(mins=F.lit(inactivity_gap_minutes))
     timed_out = F.col("last_event_at") <= clock_column - gap
     lags = click_to_purchase_lags(viewer_events)
+    # A leave ends the session only when nothing happened after it: a leave
+    # sent before the viewer's join or heartbeats (a client bug, a skewed clock)
+    # leaves the session open until the inactivity gap closes it.
+    left_at = F.when(F.col("last_leave_at") >= F.col("last_event_at"), F.col("last_leave_at"))
     return (
-        sessions.withColumn("is_closed", F.col("left_at").isNotNull() | timed_out)
+        sessions.withColumn("left_at", left_at)
+        .withColumn("is_closed", F.col("left_at").isNotNull() | timed_out)
         .withColumn(
             "ended_at",
             F.when(F.col("left_at").isNotNull(), F.col("left_at")).when(

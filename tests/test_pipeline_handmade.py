@@ -15,7 +15,13 @@ from dashboard import data
 from lakehouse import config
 from lakehouse.config import load_settings
 from lakehouse.pipeline import run_available_now
-from lakehouse.producers.kafka_sink import create_producer, ensure_topic, send_events, send_raw
+from lakehouse.producers.kafka_sink import (
+    create_producer,
+    encode_event,
+    ensure_topic,
+    send_events,
+    send_raw,
+)
 from tests.fixtures import handmade
 
 pytestmark = pytest.mark.slow
@@ -55,10 +61,12 @@ def test_silver_keeps_one_copy_of_each_valid_event(spark, handmade_lake):
     assert ids == sorted({event["event_id"] for event in handmade.EVENTS})
 
 
-def test_every_bad_message_is_quarantined_with_its_reason(spark, handmade_lake):
+def test_every_bad_message_and_the_repeat_are_quarantined_with_their_reason(spark, handmade_lake):
     quarantine = _table(spark, handmade_lake, config.SILVER_QUARANTINE)
     got = sorted((row.raw_value, row.reason) for row in quarantine.collect())
-    assert got == sorted((raw.decode(), reason) for raw, reason in handmade.BAD_MESSAGES)
+    _, repeat = encode_event(handmade.COMMENT_B)
+    expected = [(raw.decode(), reason) for raw, reason in handmade.BAD_MESSAGES]
+    assert got == sorted([*expected, (repeat.decode(), "duplicate_event")])
 
 
 def test_gold_kpis_match_the_hand_computed_figures(spark, handmade_lake):

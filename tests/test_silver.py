@@ -8,15 +8,11 @@ the rules. The accepted messages fail none.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -128,6 +124,36 @@ REJECTED = [
     (
         "scheduled_end not a time",
         message(STREAM_START, scheduled_end="soon"),
+        "invalid_scheduled_end",
+    ),
+    ("larger than the size limit", message(LIKE, padding="x" * 70_000), "oversized_message"),
+    ("two events glued together", message(LIKE) + message(LIKE), "malformed_json"),
+    ("an event followed by text", message(LIKE) + b" trailing", "malformed_json"),
+    (
+        "event_time without a zone",
+        message(LIKE, event_time=f"{DAY}T09:58:30"),
+        "invalid_event_time",
+    ),
+    ("event_time of a date only", message(LIKE, event_time=DAY), "invalid_event_time"),
+    ("event_id with an emoji", message(LIKE, event_id="e-\U0001f525"), "invalid_event_id"),
+    ("stream_id with a space", message(LIKE, stream_id="show 1"), "invalid_stream_id"),
+    (
+        "session_id with a control character",
+        message(LIKE, session_id="a\x07"),
+        "invalid_session_id",
+    ),
+    ("viewer_id of 129 characters", message(LIKE, viewer_id="v" * 129), "invalid_viewer_id"),
+    ("product_id with a slash-n", message(VIEW, product_id="p\n1"), "invalid_product_id"),
+    ("order_id with a quote", message(PURCHASE, order_id='o"1'), "invalid_order_id"),
+    ("viewer_state in lower case", message(LIKE, viewer_state="ca"), "invalid_viewer_state"),
+    (
+        "viewer_state an emoji flag",
+        message(LIKE, viewer_state="\U0001f1fa\U0001f1f8"),
+        "invalid_viewer_state",
+    ),
+    (
+        "scheduled_end without a zone",
+        message(STREAM_START, scheduled_end=f"{DAY}T10:30:00"),
         "invalid_scheduled_end",
     ),
     # Fails missing_product_id and invalid_price: the earlier rule is the one reported.
@@ -320,6 +346,7 @@ def test_quarantine_rows_keep_the_raw_text_the_readable_event_id_and_the_reason(
             "raw_value": cut_off.decode(),
             "event_id": None,
             "reason": "malformed_json",
+            "ingest_time": INGEST_TIME,
         },
         {
             "topic": "live_events",
@@ -329,6 +356,7 @@ def test_quarantine_rows_keep_the_raw_text_the_readable_event_id_and_the_reason(
             "raw_value": unknown.decode(),
             "event_id": "x2",
             "reason": "unknown_event_type",
+            "ingest_time": INGEST_TIME,
         },
     ]
     assert all(isinstance(moment, datetime) for moment in stamped)
@@ -344,19 +372,6 @@ def test_the_future_margin_is_a_parameter(spark):
     ]
 
     assert reasons == [None, "event_time_in_future"]
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="from_json ignores text after the first JSON object, so a second event in one "
-    "message is lost; to be caught with the other bad-input cases (issue 4)",
-)
-def test_two_events_in_one_message_are_malformed_json(spark):
-    two_events = message(LIKE) + message(LIKE, event_id="e-like-2")
-
-    parsed = silver.parse_events(bronze(spark, [two_events]))
-
-    assert parsed.first().reason == "malformed_json"
 
 
 def test_a_price_with_three_decimals_is_quarantined_as_invalid_price(spark):
@@ -387,56 +402,48 @@ EVENT_SCHEMA = T.StructType(
 )
 
 
-E1 = ("e1", "like", at("10:00:00"), "v1", 0)
-E1_RETRY = ("e1", "like", at("10:00:00"), "v1", 2)
-E2 = ("e2", "join", at("09:59:00"), "v1", 1)
-E3 = ("e3", "like", at("10:00:30"), "v2", 3)
+def routed_reasons(spark, values: list[bytes], earlier=None, watermark=None) -> list:
+    """The reason of each message after parse_events and route_events, in offset order."""
+    routed = silver.route_events(silver.parse_events(bronze(spark, values)), earlier, watermark)
+    return [row.reason for row in routed.orderBy("offset").select("reason").collect()]
 
 
-def write_parquet(path: Path, rows: list[tuple], modified: int) -> None:
-    """One parquet file of EVENT_SCHEMA rows, with a fixed modification time."""
-    columns = list(zip(*rows, strict=True))
-    table = pa.table(
-        {
-            "event_id": pa.array(columns[0], pa.string()),
-            "event_type": pa.array(columns[1], pa.string()),
-            "event_time": pa.array(
-                [moment.astimezone(UTC) for moment in columns[2]], pa.timestamp("us", tz="UTC")
-            ),
-            "viewer_id": pa.array(columns[3], pa.string()),
-            "kafka_offset": pa.array(columns[4], pa.int64()),
-        }
+def test_route_keeps_the_first_copy_read_and_names_each_repeat(spark):
+    values = [
+        message(LIKE),
+        message(LIKE),  # a producer retry: the same bytes
+        message(LIKE, viewer_id="v2"),  # the same event_id with other content
+        message(VIEW),
+    ]
+
+    assert routed_reasons(spark, values) == [
+        None,
+        "duplicate_event",
+        "conflicting_duplicate",
+        None,
+    ]
+
+
+def test_route_finds_repeats_of_events_already_in_silver(spark):
+    earlier = silver.valid_events(
+        silver.parse_events(bronze(spark, [message(LIKE), message(VIEW)]))
     )
-    pq.write_table(table, path)
-    os.utime(path, (modified, modified))
+    values = [message(LIKE), message(VIEW, product_id="p2"), message(CART)]
+
+    assert routed_reasons(spark, values, earlier=earlier) == [
+        "duplicate_event",
+        "conflicting_duplicate",
+        None,
+    ]
 
 
-def test_deduplicate_drops_a_retry_that_arrives_in_a_later_micro_batch(spark, tmp_path):
-    # Two files read one per micro-batch: e1 and e2 first, then e1's retry and e3.
-    write_parquet(tmp_path / "batch-0.parquet", [E1, E2], modified=1_000_000)
-    write_parquet(tmp_path / "batch-1.parquet", [E1_RETRY, E3], modified=2_000_000)
-    source = spark.readStream.schema(EVENT_SCHEMA).option("maxFilesPerTrigger", 1)
-    events = source.parquet(str(tmp_path))
+def test_route_quarantines_valid_events_older_than_the_watermark_as_late(spark):
+    # LIKE happened at 09:58:30.250; a watermark at that instant still admits it.
+    values = [message(LIKE), message(VIEW, event_time=f"{DAY}T09:58:30.249Z"), b"not json"]
 
-    query = (
-        silver.deduplicate(events, "10 minutes")
-        .writeStream.format("memory")
-        .queryName("deduplicated_events")
-        .outputMode("append")
-        .trigger(availableNow=True)
-        .option("checkpointLocation", str(tmp_path / "_checkpoint"))
-        .start()
-    )
-    try:
-        query.awaitTermination(120)
-        # Rows read per micro-batch; a last batch without input may only move the watermark.
-        batches = [batch["numInputRows"] for batch in query.recentProgress if batch["numInputRows"]]
-        kept = [tuple(row) for row in spark.table("deduplicated_events").collect()]
-    finally:
-        query.stop()
+    reasons = routed_reasons(spark, values, watermark=at("09:58:30.250"))
 
-    assert batches == [2, 2]
-    assert sorted(kept) == [E1, E2, E3]
+    assert reasons == [None, "late_event", "malformed_json"]
 
 
 def test_with_event_date_is_the_utc_date_of_event_time(spark):
