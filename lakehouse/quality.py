@@ -22,13 +22,14 @@ import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from lakehouse import config
 from lakehouse.config import Settings
 from lakehouse.contract import (
     DEVICE_TYPES,
@@ -37,6 +38,7 @@ from lakehouse.contract import (
     ID_PATTERN,
     VIEWER_STATE_PATTERN,
 )
+from lakehouse.sink import read_table, table_exists
 
 # Great Expectations sends usage statistics unless told not to; this product
 # never calls home.
@@ -44,6 +46,7 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 import great_expectations as gx  # noqa: E402
 from great_expectations import expectations as gxe  # noqa: E402
+from great_expectations.checkpoint import UpdateDataDocsAction  # noqa: E402
 from great_expectations.core import ExpectationSuiteValidationResult  # noqa: E402
 from great_expectations.data_context.types.base import ProgressBarsConfig  # noqa: E402
 
@@ -514,3 +517,87 @@ def enforce(outcomes: Sequence[SuiteOutcome], source: str, batch_id: int) -> Non
             f"{source} batch {batch_id} stopped by data quality (conf [quality.on_failure]): "
             + " | ".join(stopping)
         )
+
+
+def _frames_to_validate(
+    spark: SparkSession, settings: Settings, quality: QualitySettings
+) -> list[tuple[gx.ExpectationSuite, str, DataFrame, dict[str, Any]]]:
+    """(suite, table, frame, parameters) for every table that exists, whole."""
+
+    def exists(name: str) -> bool:
+        return table_exists(spark, settings.table(name))
+
+    def read(name: str) -> DataFrame:
+        return read_table(spark, settings.table(name))
+
+    runs = []
+    if exists(config.SILVER_EVENTS):
+        events = read(config.SILVER_EVENTS)
+        margin = int(settings.section("streaming")["future_margin_seconds"])
+        newest_ingest = events.agg(F.max("ingest_time")).first()[0]
+        horizon = {"event_time_horizon": newest_ingest + timedelta(seconds=margin)}
+        runs.append((silver_events_suite(), config.SILVER_EVENTS, events, horizon))
+        no_reason = F.lit(None).cast("string")
+        accepted = events.select(no_reason.alias("reason"), "event_id", "event_type")
+        if exists(config.SILVER_QUARANTINE):
+            rejected = read(config.SILVER_QUARANTINE).select(
+                "reason", "event_id", no_reason.alias("event_type")
+            )
+            accepted = accepted.unionByName(rejected)
+        suite = bronze_to_silver_suite(quality.max_quarantine_ratio)
+        runs.append((suite, config.BRONZE_EVENTS, accepted, {}))
+    if exists(config.SILVER_SESSIONS) and exists(config.GOLD_STREAMS):
+        checks = session_checks(
+            read(config.SILVER_SESSIONS),
+            stream_lengths(read(config.GOLD_STREAMS)),
+            quality.session_margin_minutes,
+            quality.max_session_hours,
+        )
+        runs.append((silver_sessions_suite(), config.SILVER_SESSIONS, checks, {}))
+    gold_tables = {
+        GOLD_SESSIONS: config.GOLD_SESSIONS,
+        GOLD_KPIS: config.GOLD_KPIS,
+        GOLD_RFM: config.GOLD_RFM,
+        GOLD_VIEWERS: config.GOLD_VIEWERS_PER_MINUTE,
+        GOLD_PREDICTIONS: config.GOLD_PREDICTIONS,
+    }
+    for name, suite in gold_suites().items():
+        if exists(gold_tables[name]):
+            runs.append((suite, gold_tables[name], read(gold_tables[name]), {}))
+    return runs
+
+
+def validate_tables(
+    spark: SparkSession, settings: Settings, project_dir: str
+) -> tuple[list[SuiteOutcome], str | None]:
+    """Run every suite over its whole table in a file context under project_dir.
+
+    GE keeps the suites, the validation results and the data docs (HTML) there.
+    Returns the outcomes and the path of the data docs' index page.
+    """
+    quality = QualitySettings.from_settings(settings)
+    context = gx.get_context(mode="file", project_root_dir=project_dir)
+    gate = Gate(context)
+    outcomes = []
+    for suite, table_name, frame, parameters in _frames_to_validate(spark, settings, quality):
+        stored = context.suites.add_or_update(suite)
+        definition = context.validation_definitions.add_or_update(
+            gx.ValidationDefinition(name=suite.name, data=gate.batch_definition, suite=stored)
+        )
+        checkpoint = context.checkpoints.add_or_update(
+            gx.Checkpoint(
+                name=suite.name,
+                validation_definitions=[definition],
+                actions=[UpdateDataDocsAction(name="update_data_docs")],
+                result_format="SUMMARY",
+            )
+        )
+        run = checkpoint.run(
+            batch_parameters={"dataframe": frame}, expectation_parameters=parameters
+        )
+        result = next(iter(run.run_results.values()))
+        outcomes.append(SuiteOutcome(suite.name, table_name, quality.action(suite.name), result))
+        log.info("validated %s with %s: success=%s", table_name, suite.name, result.success)
+    sites = context.get_docs_sites_urls()
+    index = sites[0]["site_url"] if sites else None
+    return outcomes, index
