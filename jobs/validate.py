@@ -15,8 +15,10 @@ import sys
 import time
 from datetime import UTC, datetime
 
+from pyspark.sql import SparkSession
+
 from lakehouse import config, quality
-from lakehouse.config import load_settings
+from lakehouse.config import Settings, load_settings
 from lakehouse.runner import configure_logging
 from lakehouse.spark import build_session
 
@@ -33,6 +35,21 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def validate(spark: SparkSession, settings: Settings, project_dir: str) -> int:
+    """Run the suites, append their results, write the data docs; 1 if a "stop" suite failed."""
+    outcomes, data_docs = quality.validate_tables(spark, settings, project_dir)
+    run_number = int(time.time())
+    results = quality.results_frame(spark, outcomes, "validate", run_number, datetime.now(UTC))
+    results.write.format("delta").mode("append").save(settings.table(config.GOLD_DATA_QUALITY))
+    log.info("data docs: %s", data_docs)
+    try:
+        quality.enforce(outcomes, "validate", run_number)
+    except quality.DataQualityError as error:
+        log.error("%s", error)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_arguments(argv)
     configure_logging(args.log_level)
@@ -41,18 +58,9 @@ def main(argv: list[str] | None = None) -> int:
 
     spark = build_session("lakehouse-validate")
     try:
-        outcomes, data_docs = quality.validate_tables(spark, settings, project_dir)
-        run_number = int(time.time())
-        results = quality.results_frame(spark, outcomes, "validate", run_number, datetime.now(UTC))
-        results.write.format("delta").mode("append").save(settings.table(config.GOLD_DATA_QUALITY))
-        log.info("data docs: %s", data_docs)
-        quality.enforce(outcomes, "validate", run_number)
-    except quality.DataQualityError as error:
-        log.error("%s", error)
-        return 1
+        return validate(spark, settings, project_dir)
     finally:
         spark.stop()
-    return 0
 
 
 if __name__ == "__main__":
