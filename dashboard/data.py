@@ -1,4 +1,5 @@
-"""Read the gold Delta tables for the dashboard, and shape them for its panels.
+"""Read the lakehouse tables for the dashboard, and shape them for its Live, Retarget and
+Segments pages (dashboard/health.py does the pipeline health page, model_info.py the model).
 
 The loaders read with the `deltalake` package (no Spark) and return a pandas DataFrame, or
 None while the table has not been written yet. The other functions are pure: DataFrames in,
@@ -9,7 +10,7 @@ the contract of the tables read here.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -92,6 +93,37 @@ def load_predicted_conversions(path: str) -> pd.DataFrame | None:
     return read_table(path)
 
 
+def load_session_status(path: str) -> pd.DataFrame | None:
+    """gold/fct_sessions: whether each session is closed and how many purchases it made."""
+    return read_table(path, columns=("session_id", "is_closed", "purchases"))
+
+
+def load_revenue_per_minute(path: str) -> pd.DataFrame | None:
+    """Revenue (GMV) per stream and minute, from the purchases in silver/events.
+
+    No gold table holds revenue by minute, so the purchases are read from silver/events,
+    filtered on event_type (a string: unlike a boolean, deltalake's pushdown of it is sound
+    on tables Spark wrote). Known cost: every refresh scans the event table's purchase rows;
+    fine at demo size, a gold table per minute would be the fix as history grows.
+    """
+    purchases = read_table(
+        path,
+        columns=("stream_id", "event_time", "price", "quantity"),
+        filters=[("event_type", "=", "purchase")],
+    )
+    return None if purchases is None else revenue_per_minute(purchases)
+
+
+def load_rfm(path: str) -> pd.DataFrame | None:
+    """gold/rfm_analysis: recency, frequency, monetary and their scores per viewer."""
+    return read_table(path)
+
+
+def load_named_segments(path: str) -> pd.DataFrame | None:
+    """gold/customer_segments_named: each viewer's RFM figures, cluster and segment name."""
+    return read_table(path)
+
+
 def kpi_row(kpis: pd.DataFrame, scope: str) -> pd.Series | None:
     """The KPI row of one scope (`all` or a stream_id), or None if there is none."""
     rows = kpis[kpis["scope"] == scope]
@@ -154,6 +186,13 @@ def format_score(value: Any) -> str:
     return f"{float(value):.1f}"
 
 
+def format_decimals(value: Any, digits: int = 3) -> str:
+    """A figure with a fixed number of decimals: 0.80687 -> '0.807'."""
+    if value is None or pd.isna(value):
+        return NOT_AVAILABLE
+    return f"{float(value):.{digits}f}"
+
+
 def format_money(value: Any) -> str:
     """An amount with two decimals and thousands separators: Decimal('1234.5') -> '1,234.50'."""
     if value is None or pd.isna(value):
@@ -208,26 +247,52 @@ def model_tiles(
     return [(labels[0], format_rate(mean)), (labels[1], format_count(high_intent))]
 
 
-def viewers_chart_data(
-    viewers: pd.DataFrame, stream_id: str | None, recent_minutes: int | None = None
+def per_minute_chart(
+    frame: pd.DataFrame, value: str, stream_id: str | None, recent_minutes: int | None = None
 ) -> pd.DataFrame:
-    """Active viewers per minute, one column per stream and one row per minute.
+    """A per-minute figure with one column per stream and one row per minute.
 
-    A minute without a row for a stream had no active viewer on it, hence 0.
-    recent_minutes keeps only the minutes that close to the newest one: streams
+    `frame` has stream_id, minute and the `value` column. A minute without a row for a stream
+    counts 0. recent_minutes keeps only the minutes that close to the newest one: streams
     years apart (a replay beside a live show) would otherwise flatten the chart.
     """
     if stream_id is not None:
-        viewers = viewers[viewers["stream_id"] == stream_id]
-    if recent_minutes is not None and not viewers.empty:
-        newest = viewers["minute"].max()
-        viewers = viewers[viewers["minute"] > newest - pd.Timedelta(minutes=recent_minutes)]
-    chart = viewers.pivot_table(
-        index="minute", columns="stream_id", values="active_viewers", aggfunc="sum", fill_value=0
+        frame = frame[frame["stream_id"] == stream_id]
+    if recent_minutes is not None and not frame.empty:
+        newest = frame["minute"].max()
+        frame = frame[frame["minute"] > newest - pd.Timedelta(minutes=recent_minutes)]
+    chart = frame.pivot_table(
+        index="minute", columns="stream_id", values=value, aggfunc="sum", fill_value=0
     )
-    chart = chart.sort_index().sort_index(axis=1).astype("int64")
+    chart = chart.sort_index().sort_index(axis=1)
     chart.columns.name = None
     return chart
+
+
+def viewers_chart_data(
+    viewers: pd.DataFrame, stream_id: str | None, recent_minutes: int | None = None
+) -> pd.DataFrame:
+    """Active viewers per minute (gold/viewers_per_minute), one column per stream."""
+    chart = per_minute_chart(viewers, "active_viewers", stream_id, recent_minutes)
+    return chart.astype("int64")
+
+
+def revenue_per_minute(purchases: pd.DataFrame) -> pd.DataFrame:
+    """stream_id, minute, revenue: the sum of price x quantity of the purchases in each minute.
+
+    `purchases` holds purchase events (stream_id, event_time, price, quantity); revenue is a
+    float for charting (the tiles show gold/kpis' exact decimal total).
+    """
+    revenue = purchases["price"].astype("float64") * purchases["quantity"].astype("float64")
+    frame = pd.DataFrame(
+        {
+            "stream_id": purchases["stream_id"],
+            "minute": purchases["event_time"].dt.floor("min"),
+            "revenue": revenue,
+        }
+    )
+    per_minute = frame.groupby(["stream_id", "minute"], as_index=False)["revenue"].sum()
+    return per_minute.sort_values(["stream_id", "minute"]).reset_index(drop=True)
 
 
 def top_engaged_sessions(sessions: pd.DataFrame, stream_id: str | None, limit: int) -> pd.DataFrame:
@@ -241,3 +306,138 @@ def top_engaged_sessions(sessions: pd.DataFrame, stream_id: str | None, limit: i
         ["engagement_score", "session_id"], ascending=[False, True], na_position="last"
     )
     return ranked.head(limit).reset_index(drop=True)
+
+
+RETARGET_COLUMNS = (
+    "session_id",
+    "stream_id",
+    "viewer_id",
+    "device_type",
+    "viewer_state",
+    "status",
+    "watch_minutes",
+    "engagement_score",
+    "conversion_probability",
+    "churn_risk",
+    "retarget_priority",
+    "scored_at",
+)
+# What the Retarget page can sort by; retarget_priority (engagement x churn risk) first.
+RETARGET_SORT_COLUMNS = (
+    "retarget_priority",
+    "engagement_score",
+    "churn_risk",
+    "conversion_probability",
+    "watch_minutes",
+    "scored_at",
+)
+RETARGET_FILTER_COLUMNS = ("device_type", "viewer_state", "stream_id")
+
+
+def retarget_candidates(predictions: pd.DataFrame, sessions: pd.DataFrame) -> pd.DataFrame:
+    """The scored sessions without a purchase, with their status, in RETARGET_COLUMNS.
+
+    `predictions` is gold/predicted_conversions, `sessions` load_session_status(). A session
+    that has bought is nobody's target; one gold/fct_sessions does not know (yet) is kept,
+    with status "unknown". Open sessions can still be nudged during the show, closed ones
+    afterwards. Row order is left to sort_sessions().
+    """
+    merged = predictions.merge(sessions, on="session_id", how="left")
+    merged = merged[merged["purchases"].fillna(0) == 0].copy()
+    merged["status"] = merged["is_closed"].map({True: "closed", False: "open"}).fillna("unknown")
+    merged["watch_minutes"] = merged["watch_seconds"] / 60.0
+    return merged.loc[:, list(RETARGET_COLUMNS)].reset_index(drop=True)
+
+
+def choices(frame: pd.DataFrame, column: str) -> list[str]:
+    """The distinct non-null values of a column, sorted: the options of a filter."""
+    return sorted(str(value) for value in frame[column].dropna().unique())
+
+
+def filter_rows(frame: pd.DataFrame, selections: Mapping[str, Sequence[str]]) -> pd.DataFrame:
+    """Rows whose value in each column is one of the selected ones; an empty selection keeps all."""
+    keep = pd.Series(True, index=frame.index)
+    for column, selected in selections.items():
+        if selected:
+            keep &= frame[column].isin(list(selected))
+    return frame[keep].reset_index(drop=True)
+
+
+def sort_sessions(frame: pd.DataFrame, by: str, descending: bool = True) -> pd.DataFrame:
+    """Sessions sorted on one column, nulls last; ties by session_id so the order is stable."""
+    ordered = frame.sort_values(
+        [by, "session_id"], ascending=[not descending, True], na_position="last", kind="mergesort"
+    )
+    return ordered.reset_index(drop=True)
+
+
+def csv_bytes(frame: pd.DataFrame) -> bytes:
+    """A frame as UTF-8 CSV with a header and no index, for a download button."""
+    return frame.to_csv(index=False).encode("utf-8")
+
+
+NOT_SEGMENTED = "not segmented yet"
+RFM_COLUMNS = (
+    "viewer_id",
+    "segment_name",
+    "rfm_score",
+    "r_score",
+    "f_score",
+    "m_score",
+    "recency_days",
+    "frequency",
+    "monetary",
+    "last_session_start",
+)
+
+
+def rfm_with_segments(rfm: pd.DataFrame, named: pd.DataFrame | None) -> pd.DataFrame:
+    """gold/rfm_analysis with each viewer's segment name, biggest spenders first.
+
+    A viewer the segment job has not scored yet (or every viewer, before its first run) gets
+    NOT_SEGMENTED. monetary becomes a float for display and sorting.
+    """
+    frame = rfm.copy()
+    if named is None:
+        frame["segment_name"] = NOT_SEGMENTED
+    else:
+        frame = frame.merge(named[["viewer_id", "segment_name"]], on="viewer_id", how="left")
+        frame["segment_name"] = frame["segment_name"].fillna(NOT_SEGMENTED)
+    frame["monetary"] = frame["monetary"].astype("float64")
+    frame = frame.sort_values(["monetary", "viewer_id"], ascending=[False, True], kind="mergesort")
+    return frame.loc[:, list(RFM_COLUMNS)].reset_index(drop=True)
+
+
+def segment_summary(named: pd.DataFrame) -> pd.DataFrame:
+    """One row per segment: its size, share of viewers, revenue and mean R, F, M figures.
+
+    revenue is the sum of the members' monetary; rows go by revenue, highest first.
+    """
+    frame = named.assign(monetary=named["monetary"].astype("float64"))
+    summary = frame.groupby("segment_name", as_index=False).agg(
+        viewers=("viewer_id", "count"),
+        revenue=("monetary", "sum"),
+        avg_recency_days=("recency_days", "mean"),
+        avg_frequency=("frequency", "mean"),
+        avg_monetary=("monetary", "mean"),
+        avg_r_score=("r_score", "mean"),
+        avg_f_score=("f_score", "mean"),
+        avg_m_score=("m_score", "mean"),
+    )
+    summary.insert(2, "share_of_viewers", summary["viewers"] / summary["viewers"].sum())
+    summary = summary.sort_values(
+        ["revenue", "segment_name"], ascending=[False, True], kind="mergesort"
+    )
+    return summary.reset_index(drop=True)
+
+
+SCORE_LABELS = {"avg_r_score": "R", "avg_f_score": "F", "avg_m_score": "M"}
+
+
+def segment_scores_chart(summary: pd.DataFrame) -> pd.DataFrame:
+    """segment_name, score (R, F or M), mean: the long form of the mean scores by segment."""
+    chart = summary.melt(
+        id_vars="segment_name", value_vars=list(SCORE_LABELS), var_name="score", value_name="mean"
+    )
+    chart["score"] = chart["score"].map(SCORE_LABELS)
+    return chart

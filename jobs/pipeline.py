@@ -13,7 +13,14 @@ Run:  scripts/submit.sh jobs/pipeline.py [--trigger available_now]
 import sys
 
 from lakehouse.config import load_settings
-from lakehouse.pipeline import Trigger, run_available_now, start_bronze, start_gold, start_silver
+from lakehouse.pipeline import (
+    Trigger,
+    report_progress,
+    run_available_now,
+    start_bronze,
+    start_gold,
+    start_silver,
+)
 from lakehouse.runner import await_queries, configure_logging, job_arguments
 from lakehouse.spark import build_session
 
@@ -26,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
 
     spark = build_session("lakehouse-pipeline")
     try:
+        report_progress(spark, settings)
         if trigger.kind == "available_now":
             run_available_now(spark, settings)
         else:

@@ -21,6 +21,7 @@ from lakehouse import config, gold, quality, silver
 from lakehouse.bronze import to_bronze
 from lakehouse.config import Settings, load_settings
 from lakehouse.contract import STREAM_EVENT_TYPES
+from lakehouse.progress import is_local, progress_folder, register_progress_listener
 from lakehouse.quality import BatchChecks, Gate, QualitySettings, SuiteOutcome
 from lakehouse.registry import ChampionModel
 from lakehouse.runner import await_queries, configure_logging, job_arguments
@@ -405,6 +406,19 @@ def run_available_now(spark: SparkSession, settings: Settings) -> None:
         await_queries(start(spark, settings, trigger))
 
 
+def report_progress(spark: SparkSession, settings: Settings) -> None:
+    """Have every query of the session write its progress where the dashboard reads it."""
+    folder = progress_folder(settings)
+    if not is_local(folder):
+        log.warning(
+            "no progress files for the dashboard: %s is not a local folder; "
+            "set conf [streaming] progress_dir to one the dashboard can read",
+            folder,
+        )
+        return
+    register_progress_listener(spark, folder)
+
+
 def run_streaming_job(
     app_name: str,
     start: Callable[[SparkSession, Settings, Trigger], list[StreamingQuery]],
@@ -419,6 +433,7 @@ def run_streaming_job(
 
     spark = build_session(app_name)
     try:
+        report_progress(spark, settings)
         await_queries(start(spark, settings, trigger))
     finally:
         spark.stop()
