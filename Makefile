@@ -3,7 +3,7 @@ PY := .venv/bin/python
 PYTEST_ARGS ?=
 DASHBOARD_PORT ?= 8501
 
-.PHONY: help setup demo test test-quick lint format broker-start broker-stop pipeline dashboard clean
+.PHONY: help setup demo test test-quick lint format broker-start broker-stop pipeline validate dashboard clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -37,9 +37,27 @@ broker-stop:  ## stop the embedded Kafka broker
 pipeline: setup  ## run every layer live in one Spark application (Ctrl-C to stop)
 	scripts/submit.sh jobs/pipeline.py --trigger processing_time
 
+validate: setup  ## run every data-quality suite over the whole tables; GE data docs in var/lakehouse/_quality
+	scripts/submit.sh jobs/validate.py
+
 dashboard: setup  ## serve the dashboard on 127.0.0.1:$DASHBOARD_PORT (default 8501)
 	$(PY) -m streamlit run dashboard/app.py --server.address 127.0.0.1 \
 		--server.port $(DASHBOARD_PORT) --server.headless true --browser.gatherUsageStats false
 
 clean: broker-stop  ## delete the local tables, checkpoints and broker data (var/)
 	rm -rf var
+
+.PHONY: setup-s3a test-cluster image compose-config
+
+setup-s3a:  ## setup, plus the S3A jars (about 600 MB) for s3a:// tables
+	bash scripts/setup.sh --s3a
+
+test-cluster: setup  ## the deployment tests: compose file, Kafka security, a standalone Spark cluster
+	$(PY) -m pytest tests/test_compose.py tests/test_kafka_options.py \
+		tests/test_standalone_cluster.py $(PYTEST_ARGS)
+
+image:  ## build the application image of docker-compose.yml (needs a Docker engine)
+	docker compose build
+
+compose-config:  ## print docker-compose.yml as compose reads it, with .env.example's values
+	docker compose --env-file .env.example config

@@ -21,6 +21,7 @@ from lakehouse import config, gold, quality, silver
 from lakehouse.bronze import to_bronze
 from lakehouse.config import Settings, load_settings
 from lakehouse.contract import STREAM_EVENT_TYPES
+from lakehouse.kafka_options import KafkaSecurity
 from lakehouse.progress import is_local, progress_folder, register_progress_listener
 from lakehouse.quality import BatchChecks, Gate, QualitySettings, SuiteOutcome
 from lakehouse.registry import ChampionModel
@@ -90,6 +91,8 @@ def read_kafka(spark: SparkSession, settings: Settings) -> DataFrame:
     return (
         spark.readStream.format("kafka")
         .option("kafka.bootstrap.servers", settings.bootstrap_servers)
+        # TLS and SASL, from the environment or conf [kafka.security]; none by default.
+        .options(**KafkaSecurity.from_settings(settings).spark_options())
         .option("subscribe", settings.topic)
         .option("startingOffsets", kafka["starting_offsets"])
         .option("maxOffsetsPerTrigger", int(kafka["max_offsets_per_trigger"]))

@@ -4,8 +4,18 @@
 #   .venv/               Python packages pinned by pyproject.toml + requirements.lock
 #   .cache/jars/spark/   Delta Lake and Spark's Kafka source, for spark-submit
 #   .cache/jars/kafka/   a KRaft Kafka broker (the embedded default)
+#   .cache/jars/s3a/     only with --s3a (or LAKEHOUSE_S3A=1): Hadoop's S3A file
+#                        system and the AWS SDK bundle (about 600 MB) for s3a:// tables
 # Needs python3 (3.11 or 3.12), Java 17+ and Maven; reaches PyPI and Maven Central.
 set -euo pipefail
+
+with_s3a=${LAKEHOUSE_S3A:-0}
+for arg in "$@"; do
+    case "$arg" in
+        --s3a) with_s3a=1 ;;
+        *) echo "usage: scripts/setup.sh [--s3a]" >&2; exit 2 ;;
+    esac
+done
 
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -46,7 +56,7 @@ resolve() {
     rm -rf "$target" && mkdir -p "$target"
     mvn -q -B -Dstyle.color=never -s "$MVN_SETTINGS" -f "$POM" -P "$profile" \
         dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$PWD/$target"
-    if [ "$profile" = spark ]; then
+    if [ "$profile" != kafka ]; then
         local shipped
         shipped=$("$VENV/bin/python" -c 'import pyspark, os; print(os.path.dirname(pyspark.__file__))')/jars
         for jar in "$target"/*.jar; do
@@ -62,5 +72,28 @@ resolve() {
 }
 resolve spark "$JARS/spark"
 resolve kafka "$JARS/kafka"
+if [ "$with_s3a" = 1 ]; then
+    resolve s3a "$JARS/s3a"
+fi
+
+# --- Chromium for the dashboard's browser test and screenshot (Debian's package) -----------
+# Playwright drives this binary: it cannot download browsers of its own here. Installed with
+# apt-get only when missing (sudo unless root); without it only tests/test_dashboard_browser.py
+# is skipped, so a failed install is reported and setup goes on.
+if command -v chromium >/dev/null || command -v chromium-browser >/dev/null; then
+    :
+elif ! command -v apt-get >/dev/null; then
+    log "no chromium and no apt-get: install Chromium yourself for the dashboard's browser test"
+else
+    as_root=()
+    [ "$(id -u)" -eq 0 ] || as_root=(sudo -n)
+    log "installing chromium with apt-get (dashboard browser test)"
+    if ! { "${as_root[@]}" apt-get update -qq \
+            && "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+    then
+        log "could not install chromium: tests/test_dashboard_browser.py will be skipped"
+    fi
+fi
+# --------------------------------------------------------------------------------------------
 
 log "ready: $("$VENV/bin/python" -c 'import pyspark; print("pyspark", pyspark.__version__)'), jars: $(ls "$JARS/spark" | tr '\n' ' ')"

@@ -11,6 +11,9 @@ Typical use:
 
 publish_events() does the three steps in one call; send_raw() sends bytes as given, for
 tests that need malformed messages.
+
+TLS and SASL (lakehouse.kafka_options) come from the LAKEHOUSE_KAFKA_* environment and
+conf [kafka.security] unless a KafkaSecurity is passed in.
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ from typing import Any, Protocol
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.errors import KafkaConnectionError, KafkaTimeoutError, TopicAlreadyExistsError
 
+from lakehouse.config import load_settings
 from lakehouse.contract import message_key
+from lakehouse.kafka_options import KafkaSecurity
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +46,16 @@ class Producer(Protocol):
     def flush(self, timeout: float | None = None) -> None: ...
 
 
-def create_producer(bootstrap_servers: str, client_id: str = CLIENT_ID) -> KafkaProducer:
+def _security_kwargs(security: KafkaSecurity | None) -> dict[str, Any]:
+    """kafka-python's TLS/SASL arguments; None reads them from the settings and environment."""
+    if security is None:
+        security = KafkaSecurity.from_settings(load_settings())
+    return security.client_kwargs()
+
+
+def create_producer(
+    bootstrap_servers: str, client_id: str = CLIENT_ID, security: KafkaSecurity | None = None
+) -> KafkaProducer:
     """A KafkaProducer that waits for every in-sync replica and retries transient errors.
 
     Retries stay idempotent on the broker side, so they add no duplicates of their own;
@@ -53,6 +67,7 @@ def create_producer(bootstrap_servers: str, client_id: str = CLIENT_ID) -> Kafka
         acks="all",
         retries=5,
         linger_ms=20,
+        **_security_kwargs(security),
     )
 
 
@@ -61,7 +76,11 @@ class KafkaUnavailableError(RuntimeError):
 
 
 def ensure_topic(
-    bootstrap_servers: str, topic: str, partitions: int, replication_factor: int = 1
+    bootstrap_servers: str,
+    topic: str,
+    partitions: int,
+    replication_factor: int = 1,
+    security: KafkaSecurity | None = None,
 ) -> bool:
     """Create the topic with that many partitions unless it exists; True if it was created.
 
@@ -69,7 +88,9 @@ def ensure_topic(
     """
     try:
         admin = KafkaAdminClient(
-            bootstrap_servers=bootstrap_servers.split(","), client_id=CLIENT_ID
+            bootstrap_servers=bootstrap_servers.split(","),
+            client_id=CLIENT_ID,
+            **_security_kwargs(security),
         )
     except (KafkaConnectionError, KafkaTimeoutError) as error:
         raise KafkaUnavailableError(
@@ -161,10 +182,11 @@ def publish_events(
     events: Iterable[dict[str, Any]],
     partitions: int,
     rate: float = 0.0,
+    security: KafkaSecurity | None = None,
 ) -> int:
     """Ensure the topic, send the events with a fresh producer, close it; return the count."""
-    ensure_topic(bootstrap_servers, topic, partitions)
-    with create_producer(bootstrap_servers) as producer:
+    ensure_topic(bootstrap_servers, topic, partitions, security=security)
+    with create_producer(bootstrap_servers, security=security) as producer:
         return send_events(producer, topic, events, rate=rate)
 
 
