@@ -103,6 +103,16 @@ def read_kafka(spark: SparkSession, settings: Settings) -> DataFrame:
     )
 
 
+def read_delta_stream(spark: SparkSession, path: str) -> DataFrame:
+    """A Delta table as a stream of its appends.
+
+    skipChangeCommits: commits that delete or rewrite rows (an erasure, see
+    lakehouse/erasure.py) are passed over instead of failing the query, so a
+    deleted row is neither read again nor counted twice downstream.
+    """
+    return spark.readStream.format("delta").option("skipChangeCommits", "true").load(path)
+
+
 def start_bronze(spark: SparkSession, settings: Settings, trigger: Trigger) -> list[StreamingQuery]:
     """Kafka -> bronze/events."""
     bronze = to_bronze(read_kafka(spark, settings))
@@ -197,7 +207,7 @@ class SilverBatch(QualityCheckedBatch):
 
             quarantine = silver.quarantine_rows(routed)
             append_once(quarantine, self.quarantine_path, SILVER_QUARANTINE_APP_ID, batch_id)
-            merge_upsert(sessions, self.sessions_path, ["session_id"])
+            merge_upsert(sessions, self.sessions_path, ["session_id"], newest_by="last_event_at")
             if clock is not None:
                 self._close_idle_sessions(spark, clock)
             append_once(events, self.events_path, SILVER_EVENTS_QUERY, batch_id, ["event_date"])
@@ -267,7 +277,7 @@ def start_silver(spark: SparkSession, settings: Settings, trigger: Trigger) -> l
     """bronze/events -> silver/events, silver/sessions, silver/quarantine (one query)."""
     streaming = settings.section("streaming")
     max_message_bytes = QualitySettings.from_settings(settings).max_message_bytes
-    bronze = spark.readStream.format("delta").load(settings.table(config.BRONZE_EVENTS))
+    bronze = read_delta_stream(spark, settings.table(config.BRONZE_EVENTS))
     parsed = silver.parse_events(bronze, int(streaming["future_margin_seconds"]), max_message_bytes)
     writer = (
         parsed.writeStream.queryName(SILVER_EVENTS_QUERY)
@@ -322,7 +332,9 @@ class GoldBatch(QualityCheckedBatch):
                 )
                 facts = gold.session_facts(sessions, stream_rows, self.weights).persist()
                 checks.run(self.suites[quality.GOLD_SESSIONS], config.GOLD_SESSIONS, facts)
-                merge_upsert(facts, table(config.GOLD_SESSIONS), ["session_id"])
+                merge_upsert(
+                    facts, table(config.GOLD_SESSIONS), ["session_id"], newest_by="last_event_at"
+                )
                 facts.unpersist()
 
             touched_minutes = (
@@ -387,13 +399,13 @@ class GoldBatch(QualityCheckedBatch):
         )
         scores = scores.persist()
         checks.run(self.suites[quality.GOLD_PREDICTIONS], config.GOLD_PREDICTIONS, scores)
-        merge_upsert(scores, table(config.GOLD_PREDICTIONS), ["session_id"])
+        merge_upsert(scores, table(config.GOLD_PREDICTIONS), ["session_id"], newest_by="as_of")
         scores.unpersist()
 
 
 def start_gold(spark: SparkSession, settings: Settings, trigger: Trigger) -> list[StreamingQuery]:
     """silver/events -> gold/streams, fct_sessions, viewers_per_minute, kpis, rfm_analysis."""
-    events = spark.readStream.format("delta").load(settings.table(config.SILVER_EVENTS))
+    events = read_delta_stream(spark, settings.table(config.SILVER_EVENTS))
     writer = (
         events.writeStream.queryName(GOLD_QUERY)
         .option("checkpointLocation", settings.checkpoint(GOLD_QUERY))

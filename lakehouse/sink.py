@@ -12,7 +12,8 @@ import logging
 from collections.abc import Sequence
 
 from delta.tables import DeltaTable
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
 from pyspark.sql.streaming import DataStreamWriter
 
 log = logging.getLogger(__name__)
@@ -45,8 +46,28 @@ def append_once(
     writer.save(path)
 
 
-def merge_upsert(df: DataFrame, path: str, keys: Sequence[str]) -> None:
-    """Insert new keys, replace every column of existing ones. df must be unique on keys."""
+def one_row_per_key(df: DataFrame, keys: Sequence[str], newest_by: str) -> DataFrame:
+    """The row with the greatest `newest_by` of each key.
+
+    Ties go to the greatest row as JSON, so a replayed batch keeps the same row.
+    """
+    order = Window.partitionBy(*keys).orderBy(
+        F.col(newest_by).desc_nulls_last(), F.to_json(F.struct(*df.columns)).desc()
+    )
+    return df.withColumn("_row", F.row_number().over(order)).where("_row = 1").drop("_row")
+
+
+def merge_upsert(
+    df: DataFrame, path: str, keys: Sequence[str], newest_by: str | None = None
+) -> None:
+    """Insert new keys, replace every column of existing ones.
+
+    Delta refuses a MERGE in which several source rows match one target row.
+    With newest_by, a frame holding several rows for a key is reduced to its
+    newest first (one_row_per_key); without it, df must be unique on keys.
+    """
+    if newest_by is not None:
+        df = one_row_per_key(df, keys, newest_by)
     spark = df.sparkSession
     if not table_exists(spark, path):
         df.write.format("delta").mode("append").save(path)
