@@ -22,6 +22,7 @@ from lakehouse.bronze import to_bronze
 from lakehouse.config import Settings, load_settings
 from lakehouse.contract import STREAM_EVENT_TYPES
 from lakehouse.kafka_options import KafkaSecurity
+from lakehouse.offsets import check_no_data_loss
 from lakehouse.progress import is_local, progress_folder, register_progress_listener
 from lakehouse.quality import BatchChecks, Gate, QualitySettings, SuiteOutcome
 from lakehouse.registry import ChampionModel
@@ -97,8 +98,8 @@ def read_kafka(spark: SparkSession, settings: Settings) -> DataFrame:
         .option("startingOffsets", kafka["starting_offsets"])
         .option("maxOffsetsPerTrigger", int(kafka["max_offsets_per_trigger"]))
         # Unread data deleted by retention stops the query loudly instead of
-        # being skipped without a trace.
-        .option("failOnDataLoss", "true")
+        # being skipped without a trace (conf [kafka] fail_on_data_loss).
+        .option("failOnDataLoss", str(bool(kafka.get("fail_on_data_loss", True))).lower())
         .load()
     )
 
@@ -114,7 +115,16 @@ def read_delta_stream(spark: SparkSession, path: str) -> DataFrame:
 
 
 def start_bronze(spark: SparkSession, settings: Settings, trigger: Trigger) -> list[StreamingQuery]:
-    """Kafka -> bronze/events."""
+    """Kafka -> bronze/events, once no unread message has been lost (lakehouse/offsets.py)."""
+    check_no_data_loss(
+        settings.checkpoint(BRONZE_QUERY),
+        settings.bootstrap_servers,
+        settings.topic,
+        KafkaSecurity.from_settings(settings),
+        fail=bool(settings.section("kafka").get("fail_on_data_loss", True)),
+        progress_dir=progress_folder(settings),
+        query_name=BRONZE_QUERY,
+    )
     bronze = to_bronze(read_kafka(spark, settings))
     writer = delta_stream_writer(
         bronze,
@@ -269,7 +279,11 @@ class SilverBatch(QualityCheckedBatch):
         cutoff = F.lit(clock).cast("timestamp") - F.make_dt_interval(mins=F.lit(self.gap_minutes))
         DeltaTable.forPath(spark, self.sessions_path).update(
             condition=~F.col("is_closed") & (F.col("last_event_at") <= cutoff),
-            set={"is_closed": F.lit(True), "ended_at": F.col("last_event_at")},
+            set={
+                "is_closed": F.lit(True),
+                "ended_at": F.col("last_event_at"),
+                "updated_at": F.current_timestamp(),
+            },
         )
 
 
@@ -327,9 +341,7 @@ class GoldBatch(QualityCheckedBatch):
 
             touched_streams = batch.select("stream_id").distinct()
             if table_exists(spark, table(config.SILVER_SESSIONS)):
-                sessions = read_table(spark, table(config.SILVER_SESSIONS)).join(
-                    F.broadcast(touched_streams), "stream_id", "left_semi"
-                )
+                sessions = self._sessions_to_refresh(spark, touched_streams)
                 facts = gold.session_facts(sessions, stream_rows, self.weights).persist()
                 checks.run(self.suites[quality.GOLD_SESSIONS], config.GOLD_SESSIONS, facts)
                 merge_upsert(
@@ -370,6 +382,24 @@ class GoldBatch(QualityCheckedBatch):
             log.info("gold batch %s: data clock %s", batch_id, clock)
         finally:
             batch.unpersist()
+
+    def _sessions_to_refresh(self, spark: SparkSession, touched_streams: DataFrame) -> DataFrame:
+        """silver/sessions of the touched streams, and any silver changed since gold last looked.
+
+        The second part catches sessions that silver closed for inactivity
+        without a new event: fct_sessions carries silver's updated_at, so its
+        newest value is how far gold has read.
+        """
+        sessions = read_table(spark, self.settings.table(config.SILVER_SESSIONS))
+        facts_path = self.settings.table(config.GOLD_SESSIONS)
+        touched = sessions.join(F.broadcast(touched_streams), "stream_id", "left_semi")
+        if not table_exists(spark, facts_path):
+            return touched
+        seen_until = read_table(spark, facts_path).agg(F.max("updated_at")).first()[0]
+        if seen_until is None:
+            return touched
+        changed = sessions.where(F.col("updated_at") > F.lit(seen_until))
+        return touched.unionByName(changed).dropDuplicates(["session_id"])
 
     def _score_open_sessions(
         self,

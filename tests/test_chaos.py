@@ -1,0 +1,239 @@
+"""Chaos: kill the streaming pipeline with SIGKILL again and again, restart the broker once.
+
+About 209,000 simulated events (4 shows, 800 viewers, duplicates and late
+events included) go to a broker this test owns. The pipeline runs as a real
+spark-submit application on processing-time triggers and is killed with
+SIGKILL (its whole process group: the JVM and the Python driver) at random
+moments, ten times, each time restarted on the same checkpoints. The second
+half of the events is sent while the third run is up, and the broker is
+restarted while the sixth run is up. A last available-now run catches up.
+
+Afterwards bronze must hold each Kafka offset exactly once, silver each event_id
+exactly once (the repeats in quarantine), and gold must equal a recomputation
+from scratch over silver. The figures of the run are logged and written to
+<tmp>/chaos.json. The data-quality suites are switched off here: they are not
+what this test is about, and they would triple its run time.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import signal
+import subprocess
+import threading
+import time
+import tomllib
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from lakehouse import config, gold
+from lakehouse.broker import EmbeddedBroker, free_port
+from lakehouse.config import PROJECT_DIR, load_settings
+from lakehouse.contract import STREAM_EVENT_TYPES
+from lakehouse.producers.kafka_sink import create_producer, ensure_topic, send_events
+from lakehouse.producers.simulator import SimulatorConfig, generate_events
+from lakehouse.sessions import SESSION_COLUMNS, build_sessions
+from lakehouse.sink import read_table
+
+pytestmark = pytest.mark.slow
+
+log = logging.getLogger(__name__)
+
+SIMULATION = SimulatorConfig(streams=4, viewers=800, stream_interval_minutes=120)
+START = datetime(2026, 11, 1, 18, 0, tzinfo=UTC)
+KILLS = 10
+SECOND_HALF_RUN = 2  # runs are counted from 0
+BROKER_RESTART_RUN = 5
+SEED = 20261204
+
+
+def write_conf(path: Path) -> Path:
+    """conf/lakehouse.toml with the suites off, short triggers and whole-topic batches."""
+    text = (PROJECT_DIR / "conf" / "lakehouse.toml").read_text()
+    raw = tomllib.loads(text)
+    assert raw["quality"]["enabled"] is True and raw["streaming"]["trigger_interval"]
+    text = text.replace("enabled = true", "enabled = false", 1)
+    text = text.replace('trigger_interval = "10 seconds"', 'trigger_interval = "3 seconds"', 1)
+    text = text.replace("max_offsets_per_trigger = 100000", "max_offsets_per_trigger = 500000", 1)
+    path.write_text(text)
+    return path
+
+
+class Pipeline:
+    """jobs/pipeline.py under spark-submit, in its own process group so a kill takes it all."""
+
+    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
+        self.env = env
+        self.log_dir = log_dir
+        self.runs = 0
+
+    def start(self, trigger: str) -> subprocess.Popen:
+        self.runs += 1
+        out = (self.log_dir / f"run-{self.runs:02d}.log").open("w")
+        return subprocess.Popen(
+            ["scripts/submit.sh", "jobs/pipeline.py", "--trigger", trigger],
+            cwd=PROJECT_DIR,
+            env=self.env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    @staticmethod
+    def kill(process: subprocess.Popen) -> None:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def catch_up(pipeline: Pipeline, attempts: int = 3) -> int:
+    """Run available-now until it ends cleanly; return how many attempts it took.
+
+    A run may fail on its first batch after a restart (Spark 4.1.1's Kafka source,
+    apache/spark#55236); running it again goes on from the checkpoint.
+    """
+    for attempt in range(1, attempts + 1):
+        if pipeline.start("available_now").wait(timeout=900) == 0:
+            return attempt
+    raise AssertionError(f"the catch-up run failed {attempts} times; see {pipeline.log_dir}")
+
+
+@pytest.fixture(scope="module")
+def chaos(spark, tmp_path_factory):
+    work = tmp_path_factory.mktemp("chaos")
+    broker = EmbeddedBroker(
+        data_dir=work / "kafka", port=free_port(), controller_port=free_port(), heap="384m"
+    )
+    broker.start()
+    env = {
+        **os.environ,
+        "LAKEHOUSE_CONF": str(write_conf(work / "chaos.toml")),
+        "LAKEHOUSE_KAFKA_BOOTSTRAP": broker.bootstrap_servers,
+        "LAKEHOUSE_KAFKA_TOPIC": "chaos_events",
+        "LAKEHOUSE_ROOT": str(work / "lake"),
+        "MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlflow.db'}",
+    }
+    settings = load_settings(env["LAKEHOUSE_CONF"]).with_overrides(
+        bootstrap_servers=broker.bootstrap_servers, topic="chaos_events", root=str(work / "lake")
+    )
+    events = generate_events(SIMULATION, START)
+    half = len(events) // 2
+    pipeline = Pipeline(env, work)
+    rng = random.Random(SEED)
+    started = time.monotonic()
+    kill_times = []
+    try:
+        ensure_topic(broker.bootstrap_servers, "chaos_events", partitions=3)
+        with create_producer(broker.bootstrap_servers) as producer:
+            send_events(producer, "chaos_events", events[:half])
+        sender = None
+        for run in range(KILLS):
+            process = pipeline.start("processing_time")
+            if run == SECOND_HALF_RUN:
+                sender = threading.Thread(
+                    target=lambda: publish(broker.bootstrap_servers, events[half:])
+                )
+                sender.start()
+            if run == BROKER_RESTART_RUN:
+                time.sleep(rng.uniform(8, 16))
+                broker.stop()
+                broker.start()
+            time.sleep(rng.uniform(12, 30))
+            kill_times.append(round(time.monotonic() - started, 1))
+            Pipeline.kill(process)
+        sender.join()
+        attempts = catch_up(pipeline)
+    finally:
+        broker.stop()
+    figures = {
+        "events_sent": len(events),
+        "unique_event_ids": len({event["event_id"] for event in events}),
+        "kills": KILLS,
+        "kill_seconds": kill_times,
+        "broker_restarts": 1,
+        "catch_up_attempts": attempts,
+        "seconds": round(time.monotonic() - started, 1),
+    }
+    return settings, events, figures, work
+
+
+def publish(bootstrap_servers: str, events: list[dict]) -> None:
+    with create_producer(bootstrap_servers) as producer:
+        send_events(producer, "chaos_events", events)
+
+
+def rows(frame: DataFrame, drop: tuple[str, ...] = ()) -> list[tuple]:
+    """Every row of the frame without the given columns, sorted: for whole-frame equality."""
+    kept = sorted(column for column in frame.columns if column not in drop)
+    return sorted(tuple(row) for row in frame.select(*kept).collect())
+
+
+@pytest.fixture(scope="module")
+def found(spark, chaos):
+    settings, events, figures, work = chaos
+    table = settings.table
+    bronze = read_table(spark, table(config.BRONZE_EVENTS))
+    silver_events = read_table(spark, table(config.SILVER_EVENTS))
+    quarantine = read_table(spark, table(config.SILVER_QUARANTINE))
+    counts = {
+        "bronze_rows": bronze.count(),
+        "bronze_offsets": bronze.select("partition", "offset").distinct().count(),
+        "silver_events": silver_events.count(),
+        "silver_event_ids": silver_events.select("event_id").distinct().count(),
+        "quarantine_by_reason": dict(Counter(r.reason for r in quarantine.collect())),
+    }
+    figures = {**figures, **counts}
+    log.info("chaos figures: %s", figures)
+    (work / "chaos.json").write_text(json.dumps(figures, indent=2))
+    print(json.dumps(figures))
+    return figures
+
+
+def test_bronze_holds_each_kafka_offset_exactly_once(found):
+    assert (found["bronze_rows"], found["bronze_offsets"]) == (
+        found["events_sent"],
+        found["events_sent"],
+    )
+
+
+def test_silver_holds_each_event_id_once_and_quarantines_every_repeat(found):
+    repeats = found["events_sent"] - found["unique_event_ids"]
+    assert (found["silver_events"], found["silver_event_ids"]) == (
+        found["unique_event_ids"],
+        found["unique_event_ids"],
+    )
+    assert found["quarantine_by_reason"] == {"duplicate_event": repeats}
+
+
+def test_gold_equals_a_recomputation_from_scratch_over_silver(spark, chaos):
+    settings, _, _, _ = chaos
+    table = settings.table
+    events = read_table(spark, table(config.SILVER_EVENTS))
+    clock = events.agg(F.max("event_time")).first()[0]
+    gap = int(settings.section("sessions")["inactivity_gap_minutes"])
+
+    sessions = build_sessions(events, clock, gap)
+    streams = gold.streams(events.where(F.col("event_type").isin(*STREAM_EVENT_TYPES)))
+    facts = gold.session_facts(sessions, streams, settings.engagement_weights)
+    stored_facts = read_table(spark, table(config.GOLD_SESSIONS))
+    as_of = read_table(spark, table(config.GOLD_KPIS)).first().as_of
+
+    assert rows(read_table(spark, table(config.SILVER_SESSIONS)), ("updated_at",)) == rows(
+        sessions.select(*SESSION_COLUMNS), ("updated_at",)
+    )
+    assert rows(stored_facts, ("updated_at",)) == rows(facts, ("updated_at",))
+    assert rows(read_table(spark, table(config.GOLD_VIEWERS_PER_MINUTE))) == rows(
+        gold.viewers_per_minute(events)
+    )
+    assert rows(read_table(spark, table(config.GOLD_KPIS)), ("computed_at",)) == rows(
+        gold.kpis(facts, as_of), ("computed_at",)
+    )
+    assert rows(read_table(spark, table(config.GOLD_RFM))) == rows(gold.rfm(facts, as_of))
+    assert as_of == clock
