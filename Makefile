@@ -3,7 +3,7 @@ PY := .venv/bin/python
 PYTEST_ARGS ?=
 DASHBOARD_PORT ?= 8501
 
-.PHONY: help setup demo test test-quick lint format broker-start broker-stop pipeline validate dashboard clean
+.PHONY: help setup demo test test-quick test-chaos lint format broker-start broker-stop pipeline validate dashboard clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -14,11 +14,14 @@ setup:  ## install pinned Python packages into .venv and the jars into .cache/ja
 demo:  ## everything: broker, REES46 replay, simulator, pipeline, dashboard on 127.0.0.1:8501
 	bash scripts/demo.sh
 
-test: setup  ## the whole test suite (starts its own Kafka broker and Spark)
-	$(PY) -m pytest $(PYTEST_ARGS)
+test: setup  ## the whole test suite but the chaos test (starts its own Kafka broker and Spark)
+	$(PY) -m pytest -m "not chaos" $(PYTEST_ARGS)
 
 test-quick: setup  ## unit and dashboard tests only, without the slow end-to-end ones
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+test-chaos: setup  ## SIGKILL the pipeline 10 times over 200,000 events, restart the broker, check every layer
+	$(PY) -m pytest -m chaos -s $(PYTEST_ARGS)
 
 lint: setup  ## ruff lint and format check
 	.venv/bin/ruff check .

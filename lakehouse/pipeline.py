@@ -104,14 +104,21 @@ def read_kafka(spark: SparkSession, settings: Settings) -> DataFrame:
     )
 
 
-def read_delta_stream(spark: SparkSession, path: str) -> DataFrame:
+def read_delta_stream(spark: SparkSession, settings: Settings, path: str) -> DataFrame:
     """A Delta table as a stream of its appends.
 
     skipChangeCommits: commits that delete or rewrite rows (an erasure, see
     lakehouse/erasure.py) are passed over instead of failing the query, so a
     deleted row is neither read again nor counted twice downstream.
+    maxFilesPerTrigger bounds a micro-batch after a backlog (conf [streaming]).
     """
-    return spark.readStream.format("delta").option("skipChangeCommits", "true").load(path)
+    max_files = int(settings.section("streaming").get("max_files_per_trigger", 1000))
+    return (
+        spark.readStream.format("delta")
+        .option("skipChangeCommits", "true")
+        .option("maxFilesPerTrigger", max_files)
+        .load(path)
+    )
 
 
 def start_bronze(spark: SparkSession, settings: Settings, trigger: Trigger) -> list[StreamingQuery]:
@@ -287,11 +294,34 @@ class SilverBatch(QualityCheckedBatch):
         )
 
 
+def source_ready(spark: SparkSession, path: str, trigger: Trigger) -> bool:
+    """Whether the table a layer reads exists; a live layer waits until the one before writes it.
+
+    A catch-up (available_now) does not wait: without the table there is
+    nothing to process. While waiting, a query of this application that fails
+    raises its error here, so a pipeline whose bronze cannot start does not hang.
+    """
+    if table_exists(spark, path):
+        return True
+    if trigger.kind == "available_now":
+        log.info("%s does not exist yet: nothing to process", path)
+        return False
+    log.info("waiting for %s to be written by the layer before", path)
+    # Only queries that end from now on count.
+    spark.streams.resetTerminated()
+    while not table_exists(spark, path):
+        if spark.streams.awaitAnyTermination(5):
+            break
+    return table_exists(spark, path)
+
+
 def start_silver(spark: SparkSession, settings: Settings, trigger: Trigger) -> list[StreamingQuery]:
     """bronze/events -> silver/events, silver/sessions, silver/quarantine (one query)."""
+    if not source_ready(spark, settings.table(config.BRONZE_EVENTS), trigger):
+        return []
     streaming = settings.section("streaming")
     max_message_bytes = QualitySettings.from_settings(settings).max_message_bytes
-    bronze = read_delta_stream(spark, settings.table(config.BRONZE_EVENTS))
+    bronze = read_delta_stream(spark, settings, settings.table(config.BRONZE_EVENTS))
     parsed = silver.parse_events(bronze, int(streaming["future_margin_seconds"]), max_message_bytes)
     writer = (
         parsed.writeStream.queryName(SILVER_EVENTS_QUERY)
@@ -435,7 +465,9 @@ class GoldBatch(QualityCheckedBatch):
 
 def start_gold(spark: SparkSession, settings: Settings, trigger: Trigger) -> list[StreamingQuery]:
     """silver/events -> gold/streams, fct_sessions, viewers_per_minute, kpis, rfm_analysis."""
-    events = read_delta_stream(spark, settings.table(config.SILVER_EVENTS))
+    if not source_ready(spark, settings.table(config.SILVER_EVENTS), trigger):
+        return []
+    events = read_delta_stream(spark, settings, settings.table(config.SILVER_EVENTS))
     writer = (
         events.writeStream.queryName(GOLD_QUERY)
         .option("checkpointLocation", settings.checkpoint(GOLD_QUERY))
