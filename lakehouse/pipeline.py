@@ -195,7 +195,7 @@ class SilverBatch(QualityCheckedBatch):
     def __call__(self, parsed_batch: DataFrame, batch_id: int) -> None:
         spark = parsed_batch.sparkSession
         parsed = parsed_batch.persist()
-        routed = None
+        routed = sessions = None
         try:
             if parsed.isEmpty():
                 return
@@ -228,7 +228,6 @@ class SilverBatch(QualityCheckedBatch):
             if clock is not None:
                 self._close_idle_sessions(spark, clock)
             append_once(events, self.events_path, SILVER_EVENTS_QUERY, batch_id, ["event_date"])
-            sessions.unpersist()
             log.info(
                 "silver batch %s: watermark %s, data clock %s, reasons %s",
                 batch_id,
@@ -237,9 +236,10 @@ class SilverBatch(QualityCheckedBatch):
                 dict(routed.groupBy("reason").count().collect()),
             )
         finally:
-            parsed.unpersist()
-            if routed is not None:
-                routed.unpersist()
+            # Unpersisting a frame that was never cached is a no-op.
+            for frame in (parsed, routed, sessions):
+                if frame is not None:
+                    frame.unpersist()
 
     def _watermark(self, spark: SparkSession) -> datetime | None:
         if not table_exists(spark, self.events_path):
