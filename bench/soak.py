@@ -119,9 +119,11 @@ def group_rss_mb(group: int) -> dict[str, float]:
         if int(fields[2]) != group:
             continue
         kind = "jvm" if command == "java" else "python" if command.startswith("python") else None
-        rss = next(line for line in status.splitlines() if line.startswith("VmRSS"))
-        if kind:
-            found[f"{kind}_rss_mb"] = found.get(f"{kind}_rss_mb", 0) + int(rss.split()[1]) / 1024
+        # A process that is exiting (a zombie) has no VmRSS line.
+        rss = [line for line in status.splitlines() if line.startswith("VmRSS")]
+        if kind and rss:
+            key = f"{kind}_rss_mb"
+            found[key] = found.get(key, 0) + int(rss[0].split()[1]) / 1024
     return found
 
 
