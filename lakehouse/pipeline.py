@@ -191,6 +191,11 @@ class SilverBatch(QualityCheckedBatch):
         self.gap_minutes = int(settings.section("sessions")["inactivity_gap_minutes"])
         self.watermark_delay = parse_duration(streaming["watermark"])
         self.future_margin = timedelta(seconds=int(streaming["future_margin_seconds"]))
+        self.suites = (
+            quality.bronze_to_silver_suite(self.quality.max_quarantine_ratio),
+            quality.silver_events_suite(),
+            quality.silver_sessions_suite(),
+        )
 
     def __call__(self, parsed_batch: DataFrame, batch_id: int) -> None:
         spark = parsed_batch.sparkSession
@@ -199,7 +204,8 @@ class SilverBatch(QualityCheckedBatch):
         try:
             if parsed.isEmpty():
                 return
-            watermark = self._watermark(spark)
+            newest = self._newest_event_time(spark)
+            watermark = None if newest is None else newest - self.watermark_delay
             on_time = F.col("reason").isNull()
             if watermark is not None:
                 on_time &= F.col("event_time") >= F.lit(watermark).cast("timestamp")
@@ -213,7 +219,9 @@ class SilverBatch(QualityCheckedBatch):
             routed = silver.route_events(parsed, history, watermark).persist()
             events = silver.with_event_date(silver.valid_events(routed))
             recent = events if history is None else history.unionByName(events)
-            clock = recent.agg(F.max("event_time")).first()[0]
+            # The data clock: silver's newest event, or a newer one of this batch.
+            batch_newest = events.agg(F.max("event_time")).first()[0]
+            clock = max((t for t in (newest, batch_newest) if t is not None), default=None)
             touched = events.where(F.col("session_id").isNotNull()).select("session_id").distinct()
             session_events = recent.join(F.broadcast(touched), "session_id", "left_semi")
             sessions = build_sessions(session_events, clock, self.gap_minutes).persist()
@@ -241,11 +249,11 @@ class SilverBatch(QualityCheckedBatch):
                 if frame is not None:
                     frame.unpersist()
 
-    def _watermark(self, spark: SparkSession) -> datetime | None:
+    def _newest_event_time(self, spark: SparkSession) -> datetime | None:
+        """The newest event_time in silver/events before this batch; None while it is empty."""
         if not table_exists(spark, self.events_path):
             return None
-        newest = read_table(spark, self.events_path).agg(F.max("event_time")).first()[0]
-        return None if newest is None else newest - self.watermark_delay
+        return read_table(spark, self.events_path).agg(F.max("event_time")).first()[0]
 
     def _check(
         self,
@@ -266,18 +274,16 @@ class SilverBatch(QualityCheckedBatch):
             self.quality.session_margin_minutes,
             self.quality.max_session_hours,
         )
+        to_silver, events_suite, sessions_suite = self.suites
+        came_in = routed.select("reason", "event_id", "event_type")
+        checks.run(to_silver, config.BRONZE_EVENTS, came_in)
         checks.run(
-            quality.bronze_to_silver_suite(self.quality.max_quarantine_ratio),
-            config.BRONZE_EVENTS,
-            routed.select("reason", "event_id", "event_type"),
-        )
-        checks.run(
-            quality.silver_events_suite(),
+            events_suite,
             config.SILVER_EVENTS,
             events,
             {"event_time_horizon": newest_ingest + self.future_margin},
         )
-        checks.run(quality.silver_sessions_suite(), config.SILVER_SESSIONS, session_checks)
+        checks.run(sessions_suite, config.SILVER_SESSIONS, session_checks)
 
     def _close_idle_sessions(self, spark: SparkSession, clock: object) -> None:
         """Sessions without new events close once the data clock passes their gap."""
