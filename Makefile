@@ -50,7 +50,7 @@ dashboard: setup  ## serve the dashboard on 127.0.0.1:$DASHBOARD_PORT (default 8
 clean: broker-stop  ## delete the local tables, checkpoints and broker data (var/)
 	rm -rf var
 
-.PHONY: setup-s3a test-cluster image compose-config
+.PHONY: setup-s3a test-cluster image compose-config bench
 
 setup-s3a:  ## setup, plus the S3A jars (about 600 MB) for s3a:// tables
 	bash scripts/setup.sh --s3a
@@ -64,3 +64,6 @@ image:  ## build the application image of docker-compose.yml (needs a Docker eng
 
 compose-config:  ## print docker-compose.yml as compose reads it, with .env.example's values
 	docker compose --env-file .env.example config
+
+bench: setup  ## the benchmark suite (about an hour): rates, latency, CPU per event, DuckDB, dashboard, GBT
+	$(PY) -m bench.run $(BENCH_ARGS)

@@ -18,21 +18,34 @@ def _midway(start: Column, end: Column) -> Column:
     return F.timestamp_micros(F.unix_micros(start) + half)
 
 
-def streams(stream_events_df: DataFrame) -> DataFrame:
+def streams(stream_events_df: DataFrame, known_streams_df: DataFrame | None = None) -> DataFrame:
     """stream_start / stream_end events -> one row per stream with its mid-point.
 
     The mid-point uses the stream_end time once it came, the scheduled end
-    while the stream is live.
+    while the stream is live. known_streams_df: rows of an earlier call; their
+    streams are updated with the new events (first start, latest scheduled
+    end, first end), so a micro-batch only reads its own stream events.
     """
     is_start = F.col("event_type") == "stream_start"
     is_end = F.col("event_type") == "stream_end"
-    per_stream = stream_events_df.groupBy("stream_id").agg(
+    bounds = stream_events_df.groupBy("stream_id").agg(
         F.min(F.when(is_start, F.col("event_time"))).alias("started_at"),
         F.max(F.when(is_start, F.col("scheduled_end"))).alias("scheduled_end"),
         F.min(F.when(is_end, F.col("event_time"))).alias("ended_at"),
     )
+    if known_streams_df is not None:
+        known = known_streams_df.join(bounds.select("stream_id"), "stream_id", "left_semi")
+        bounds = (
+            bounds.unionByName(known.select(*bounds.columns))
+            .groupBy("stream_id")
+            .agg(
+                F.min("started_at").alias("started_at"),
+                F.max("scheduled_end").alias("scheduled_end"),
+                F.min("ended_at").alias("ended_at"),
+            )
+        )
     end = F.coalesce("ended_at", "scheduled_end")
-    return per_stream.select(
+    return bounds.select(
         "stream_id",
         "started_at",
         "scheduled_end",

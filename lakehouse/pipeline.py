@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
@@ -26,7 +27,7 @@ from lakehouse.offsets import check_no_data_loss
 from lakehouse.progress import is_local, progress_folder, register_progress_listener
 from lakehouse.quality import BatchChecks, Gate, QualitySettings, SuiteOutcome
 from lakehouse.registry import ChampionModel
-from lakehouse.runner import await_queries, configure_logging, job_arguments
+from lakehouse.runner import StepTimes, await_queries, configure_logging, job_arguments
 from lakehouse.scoring import score_sessions
 from lakehouse.sessions import build_sessions
 from lakehouse.sink import (
@@ -166,6 +167,17 @@ class QualityCheckedBatch:
         return BatchChecks(self.gate, self.quality, source, batch_id, save)
 
 
+class RoutedBatch(NamedTuple):
+    """One silver micro-batch after routing; rows and sessions are persisted."""
+
+    rows: DataFrame  # every parsed row, reason null for a valid event
+    events: DataFrame  # the valid events, in silver/events' shape
+    sessions: DataFrame  # the sessions they touch, rebuilt
+    recent: DataFrame  # the events of silver's lookback plus this batch's
+    watermark: datetime | None
+    clock: datetime | None
+
+
 class SilverBatch(QualityCheckedBatch):
     """foreachBatch of silver_events over parsed bronze rows: route, check, then write.
 
@@ -200,54 +212,69 @@ class SilverBatch(QualityCheckedBatch):
     def __call__(self, parsed_batch: DataFrame, batch_id: int) -> None:
         spark = parsed_batch.sparkSession
         parsed = parsed_batch.persist()
-        routed = sessions = None
+        routed: RoutedBatch | None = None
+        times = StepTimes()
         try:
             if parsed.isEmpty():
                 return
-            newest = self._newest_event_time(spark)
-            watermark = None if newest is None else newest - self.watermark_delay
-            on_time = F.col("reason").isNull()
-            if watermark is not None:
-                on_time &= F.col("event_time") >= F.lit(watermark).cast("timestamp")
-            earliest = parsed.where(on_time).agg(F.min(F.to_date("event_time"))).first()[0]
-            history = None
-            if earliest is not None and table_exists(spark, self.events_path):
-                history = read_table(spark, self.events_path).where(
-                    F.col("event_date") >= earliest - SESSION_LOOKBACK
-                )
-
-            routed = silver.route_events(parsed, history, watermark).persist()
-            events = silver.with_event_date(silver.valid_events(routed))
-            recent = events if history is None else history.unionByName(events)
-            # The data clock: silver's newest event, or a newer one of this batch.
-            batch_newest = events.agg(F.max("event_time")).first()[0]
-            clock = max((t for t in (newest, batch_newest) if t is not None), default=None)
-            touched = events.where(F.col("session_id").isNotNull()).select("session_id").distinct()
-            session_events = recent.join(F.broadcast(touched), "session_id", "left_semi")
-            sessions = build_sessions(session_events, clock, self.gap_minutes).persist()
-
+            with times.step("route"):
+                routed = self._route(spark, parsed)
             checks = self._checks(spark, SILVER_EVENTS_QUERY, batch_id)
-            self._check(checks, routed, events, sessions, recent)
-            checks.finish()
-
-            quarantine = silver.quarantine_rows(routed)
-            append_once(quarantine, self.quarantine_path, SILVER_QUARANTINE_APP_ID, batch_id)
-            merge_upsert(sessions, self.sessions_path, ["session_id"], newest_by="last_event_at")
-            if clock is not None:
-                self._close_idle_sessions(spark, clock)
-            append_once(events, self.events_path, SILVER_EVENTS_QUERY, batch_id, ["event_date"])
+            with times.step("checks"):
+                self._check(checks, routed)
+                checks.finish()
+            with times.step("quarantine"):
+                quarantine = silver.quarantine_rows(routed.rows)
+                append_once(quarantine, self.quarantine_path, SILVER_QUARANTINE_APP_ID, batch_id)
+            with times.step("sessions"):
+                merge_upsert(
+                    routed.sessions, self.sessions_path, ["session_id"], newest_by="last_event_at"
+                )
+                if routed.clock is not None:
+                    self._close_idle_sessions(spark, routed.clock)
+            with times.step("events"):
+                append_once(
+                    routed.events, self.events_path, SILVER_EVENTS_QUERY, batch_id, ["event_date"]
+                )
             log.info(
-                "silver batch %s: watermark %s, data clock %s, reasons %s",
+                "silver batch %s: watermark %s, data clock %s, reasons %s; %s",
                 batch_id,
-                watermark,
-                clock,
-                dict(routed.groupBy("reason").count().collect()),
+                routed.watermark,
+                routed.clock,
+                dict(routed.rows.groupBy("reason").count().collect()),
+                times,
             )
         finally:
             # Unpersisting a frame that was never cached is a no-op.
-            for frame in (parsed, routed, sessions):
-                if frame is not None:
-                    frame.unpersist()
+            parsed.unpersist()
+            if routed is not None:
+                routed.rows.unpersist()
+                routed.sessions.unpersist()
+
+    def _route(self, spark: SparkSession, parsed: DataFrame) -> RoutedBatch:
+        """Late and repeated events given a reason; the valid ones, their sessions, the clock."""
+        newest = self._newest_event_time(spark)
+        watermark = None if newest is None else newest - self.watermark_delay
+        on_time = F.col("reason").isNull()
+        if watermark is not None:
+            on_time &= F.col("event_time") >= F.lit(watermark).cast("timestamp")
+        earliest = parsed.where(on_time).agg(F.min(F.to_date("event_time"))).first()[0]
+        history = None
+        if earliest is not None and table_exists(spark, self.events_path):
+            history = read_table(spark, self.events_path).where(
+                F.col("event_date") >= earliest - SESSION_LOOKBACK
+            )
+
+        routed = silver.route_events(parsed, history, watermark).persist()
+        events = silver.with_event_date(silver.valid_events(routed))
+        recent = events if history is None else history.unionByName(events)
+        # The data clock: silver's newest event, or a newer one of this batch.
+        batch_newest = events.agg(F.max("event_time")).first()[0]
+        clock = max((t for t in (newest, batch_newest) if t is not None), default=None)
+        touched = events.where(F.col("session_id").isNotNull()).select("session_id").distinct()
+        session_events = recent.join(F.broadcast(touched), "session_id", "left_semi")
+        sessions = build_sessions(session_events, clock, self.gap_minutes).persist()
+        return RoutedBatch(routed, events, sessions, recent, watermark, clock)
 
     def _newest_event_time(self, spark: SparkSession) -> datetime | None:
         """The newest event_time in silver/events before this batch; None while it is empty."""
@@ -255,35 +282,34 @@ class SilverBatch(QualityCheckedBatch):
             return None
         return read_table(spark, self.events_path).agg(F.max("event_time")).first()[0]
 
-    def _check(
-        self,
-        checks: BatchChecks,
-        routed: DataFrame,
-        events: DataFrame,
-        sessions: DataFrame,
-        recent: DataFrame,
-    ) -> None:
+    def _check(self, checks: BatchChecks, batch: RoutedBatch) -> None:
         """The silver suites over this batch: what came in, what was accepted, its sessions."""
         if not checks.due:
             return
-        newest_ingest = routed.agg(F.max("ingest_time")).first()[0]
-        stream_rows = gold.streams(recent.where(F.col("event_type").isin(*STREAM_EVENT_TYPES)))
+        newest_ingest = batch.rows.agg(F.max("ingest_time")).first()[0]
+        stream_events = batch.recent.where(F.col("event_type").isin(*STREAM_EVENT_TYPES))
+        session_streams = batch.sessions.select("stream_id").distinct()
+        stream_rows = gold.streams(stream_events.join(session_streams, "stream_id", "left_semi"))
+        # Computed once, not once for each expectation of the suite.
         session_checks = quality.session_checks(
-            sessions,
+            batch.sessions,
             quality.stream_lengths(stream_rows),
             self.quality.session_margin_minutes,
             self.quality.max_session_hours,
-        )
+        ).persist()
         to_silver, events_suite, sessions_suite = self.suites
-        came_in = routed.select("reason", "event_id", "event_type")
-        checks.run(to_silver, config.BRONZE_EVENTS, came_in)
-        checks.run(
-            events_suite,
-            config.SILVER_EVENTS,
-            events,
-            {"event_time_horizon": newest_ingest + self.future_margin},
-        )
-        checks.run(sessions_suite, config.SILVER_SESSIONS, session_checks)
+        try:
+            came_in = batch.rows.select("reason", "event_id", "event_type")
+            checks.run(to_silver, config.BRONZE_EVENTS, came_in)
+            checks.run(
+                events_suite,
+                config.SILVER_EVENTS,
+                batch.events,
+                {"event_time_horizon": newest_ingest + self.future_margin},
+            )
+            checks.run(sessions_suite, config.SILVER_SESSIONS, session_checks)
+        finally:
+            session_checks.unpersist()
 
     def _close_idle_sessions(self, spark: SparkSession, clock: object) -> None:
         """Sessions without new events close once the data clock passes their gap."""
@@ -359,7 +385,10 @@ class GoldBatch(QualityCheckedBatch):
     def __call__(self, batch_df: DataFrame, batch_id: int) -> None:
         spark = batch_df.sparkSession
         table = self.settings.table
-        batch = batch_df.select("stream_id", "viewer_id", "event_time", "event_date").persist()
+        batch = batch_df.select(
+            "stream_id", "viewer_id", "event_type", "event_time", "scheduled_end", "event_date"
+        ).persist()
+        times = StepTimes()
         try:
             earliest_date = batch.agg(F.min("event_date")).first()[0]
             if earliest_date is None:
@@ -369,55 +398,93 @@ class GoldBatch(QualityCheckedBatch):
             recent = events.where(F.col("event_date") >= earliest_date)
             clock = recent.agg(F.max("event_time")).first()[0]
 
-            # Known cost: streams and the KPI/RFM tables are recomputed from
-            # whole tables each batch, which grows with history (see docs/metrics.md).
-            stream_rows = gold.streams(events.where(F.col("event_type").isin(*STREAM_EVENT_TYPES)))
-            overwrite(stream_rows, table(config.GOLD_STREAMS))
-            stream_rows = read_table(spark, table(config.GOLD_STREAMS))
+            with times.step("streams"):
+                stream_rows = self._update_streams(spark, batch)
 
             touched_streams = batch.select("stream_id").distinct()
-            if table_exists(spark, table(config.SILVER_SESSIONS)):
-                sessions = self._sessions_to_refresh(spark, touched_streams)
-                facts = gold.session_facts(sessions, stream_rows, self.weights).persist()
-                checks.run(self.suites[quality.GOLD_SESSIONS], config.GOLD_SESSIONS, facts)
-                merge_upsert(
-                    facts, table(config.GOLD_SESSIONS), ["session_id"], newest_by="last_event_at"
-                )
-                facts.unpersist()
-
-            touched_minutes = (
-                batch.where(F.col("viewer_id").isNotNull())
-                .select("stream_id", F.date_trunc("minute", "event_time").alias("minute"))
-                .distinct()
-            )
-            minute_events = recent.withColumn("minute", F.date_trunc("minute", "event_time")).join(
-                F.broadcast(touched_minutes), ["stream_id", "minute"], "left_semi"
-            )
-            viewers = gold.viewers_per_minute(minute_events).persist()
-            checks.run(self.suites[quality.GOLD_VIEWERS], config.GOLD_VIEWERS_PER_MINUTE, viewers)
-            merge_upsert(viewers, table(config.GOLD_VIEWERS_PER_MINUTE), ["stream_id", "minute"])
-            viewers.unpersist()
-
-            self._score_open_sessions(spark, touched_streams, earliest_date, clock, checks)
-
-            if table_exists(spark, table(config.GOLD_SESSIONS)):
-                all_facts = read_table(spark, table(config.GOLD_SESSIONS))
-                # silver may already hold sessions newer than this batch's events:
-                # the clock must not fall behind them (a negative recency).
-                newest_session = all_facts.agg(F.max("last_event_at")).first()[0]
-                as_of = max(clock, newest_session) if newest_session else clock
-                for name, path, frame in (
-                    (quality.GOLD_KPIS, config.GOLD_KPIS, gold.kpis(all_facts, as_of)),
-                    (quality.GOLD_RFM, config.GOLD_RFM, gold.rfm(all_facts, as_of)),
-                ):
-                    published = frame.persist()
-                    checks.run(self.suites[name], path, published)
-                    overwrite(published, table(path))
-                    published.unpersist()
-            checks.finish()
-            log.info("gold batch %s: data clock %s", batch_id, clock)
+            with times.step("sessions"):
+                self._refresh_session_facts(spark, touched_streams, stream_rows, checks)
+            with times.step("viewers"):
+                self._refresh_viewers(batch, recent, checks)
+            with times.step("scores"):
+                self._score_open_sessions(spark, touched_streams, earliest_date, clock, checks)
+            with times.step("kpis_rfm"):
+                self._publish_kpis_and_rfm(spark, clock, checks)
+            with times.step("quality_results"):
+                checks.finish()
+            log.info("gold batch %s: data clock %s; %s", batch_id, clock, times)
         finally:
             batch.unpersist()
+
+    def _refresh_session_facts(
+        self,
+        spark: SparkSession,
+        touched_streams: DataFrame,
+        stream_rows: DataFrame,
+        checks: BatchChecks,
+    ) -> None:
+        path = self.settings.table(config.GOLD_SESSIONS)
+        if not table_exists(spark, self.settings.table(config.SILVER_SESSIONS)):
+            return
+        sessions = self._sessions_to_refresh(spark, touched_streams)
+        facts = gold.session_facts(sessions, stream_rows, self.weights).persist()
+        try:
+            checks.run(self.suites[quality.GOLD_SESSIONS], config.GOLD_SESSIONS, facts)
+            merge_upsert(facts, path, ["session_id"], newest_by="last_event_at")
+        finally:
+            facts.unpersist()
+
+    def _refresh_viewers(self, batch: DataFrame, recent: DataFrame, checks: BatchChecks) -> None:
+        """Recount the (stream, minute) windows the batch has events in."""
+        touched_minutes = (
+            batch.where(F.col("viewer_id").isNotNull())
+            .select("stream_id", F.date_trunc("minute", "event_time").alias("minute"))
+            .distinct()
+        )
+        minute_events = recent.withColumn("minute", F.date_trunc("minute", "event_time")).join(
+            F.broadcast(touched_minutes), ["stream_id", "minute"], "left_semi"
+        )
+        viewers = gold.viewers_per_minute(minute_events).persist()
+        try:
+            checks.run(self.suites[quality.GOLD_VIEWERS], config.GOLD_VIEWERS_PER_MINUTE, viewers)
+            path = self.settings.table(config.GOLD_VIEWERS_PER_MINUTE)
+            merge_upsert(viewers, path, ["stream_id", "minute"])
+        finally:
+            viewers.unpersist()
+
+    def _publish_kpis_and_rfm(
+        self, spark: SparkSession, clock: datetime, checks: BatchChecks
+    ) -> None:
+        """gold/kpis and gold/rfm_analysis, rewritten from the whole of gold/fct_sessions."""
+        table = self.settings.table
+        if not table_exists(spark, table(config.GOLD_SESSIONS)):
+            return
+        all_facts = read_table(spark, table(config.GOLD_SESSIONS))
+        # silver may already hold sessions newer than this batch's events:
+        # the clock must not fall behind them (a negative recency).
+        newest_session = all_facts.agg(F.max("last_event_at")).first()[0]
+        as_of = max(clock, newest_session) if newest_session else clock
+        for name, path, frame in (
+            (quality.GOLD_KPIS, config.GOLD_KPIS, gold.kpis(all_facts, as_of)),
+            (quality.GOLD_RFM, config.GOLD_RFM, gold.rfm(all_facts, as_of)),
+        ):
+            published = frame.persist()
+            try:
+                checks.run(self.suites[name], path, published)
+                overwrite(published, table(path))
+            finally:
+                published.unpersist()
+
+    def _update_streams(self, spark: SparkSession, batch: DataFrame) -> DataFrame:
+        """gold/streams with the batch's stream_start and stream_end events merged in."""
+        path = self.settings.table(config.GOLD_STREAMS)
+        stream_events = batch.where(F.col("event_type").isin(*STREAM_EVENT_TYPES))
+        if not table_exists(spark, path):
+            overwrite(gold.streams(stream_events), path)
+        elif not stream_events.isEmpty():
+            known = read_table(spark, path)
+            merge_upsert(gold.streams(stream_events, known), path, ["stream_id"])
+        return read_table(spark, path)
 
     def _sessions_to_refresh(self, spark: SparkSession, touched_streams: DataFrame) -> DataFrame:
         """silver/sessions of the touched streams, and any silver changed since gold last looked.

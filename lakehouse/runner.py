@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from pyspark.sql.streaming import StreamingQuery
 
@@ -66,3 +68,26 @@ def await_queries(queries: list[StreamingQuery], poll_seconds: float = 2.0) -> N
         for query in queries:
             if query.isActive:
                 query.stop()
+
+
+class StepTimes:
+    """Wall seconds of the named steps of one micro-batch, for its log line.
+
+    Spark is lazy: a step is charged for the work its actions start, which
+    may include transformations declared in an earlier step.
+    """
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            elapsed = time.perf_counter() - started
+            self.seconds[name] = self.seconds.get(name, 0.0) + elapsed
+
+    def __str__(self) -> str:
+        return ", ".join(f"{name} {seconds:.1f} s" for name, seconds in self.seconds.items())

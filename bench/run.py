@@ -1,0 +1,627 @@
+"""make bench: the pipeline's speed beside the machine's limits, in one run.
+
+Starts the project's Kafka broker on free loopback ports in a temporary folder
+and measures, in this order:
+
+1. consume   the raw consume rate of a topic of --events events: Kafka's own
+             Java consumer (kafka-consumer-perf-test), the I/O limit, and
+             kafka-python, a plain single-threaded Python consumer;
+2. ingest    bronze, silver and gold caught up (availableNow) over those
+             events in a fresh lake: events/s of each layer, bronze and
+             silver against (1);
+4. rounds    then --rounds - 1 more rounds of --events new events each, every
+             layer caught up after each: CPU seconds (driver JVM + Python)
+             per million events for each round, so the first million and the
+             last are compared at the same batch sizes;
+5. duckdb    the gold figures of round 1 recomputed by DuckDB from the same
+             events (bench/duckdb_reference.py), with its time;
+3. latency   jobs/pipeline.py under spark-submit on processing-time triggers
+             while --rate events/s are sent for --latency-seconds: one probe
+             session a second, timed from its send to its row in
+             gold/fct_sessions (p50, p95, p99);
+6. dashboard the data load of each dashboard page over gold tables with
+             1M sessions (bench/dashboard_load.py);
+7. gbt       the GBT against sklearn's HistGradientBoosting on the same rows
+             (bench/shoppers_gbt.py).
+
+Each stage can be left out (--skip). Figures are printed as they come and
+written to bench/results/bench.json and bench/results/bench.md, with the
+machine's cores, memory and versions. The runs share this machine with
+whatever else runs: quote ratios from one run, not figures across runs.
+
+Run:  make bench    or    .venv/bin/python -m bench.run --help
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import logging
+import os
+import platform
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import tomllib
+from collections.abc import Callable
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from statistics import quantiles
+from typing import Any
+
+from deltalake import DeltaTable
+from deltalake.exceptions import TableNotFoundError
+from kafka import KafkaConsumer, KafkaProducer
+
+from bench.workload import Workload, probe_event
+from lakehouse import config
+from lakehouse.broker import KAFKA_JARS, EmbeddedBroker, free_port
+from lakehouse.config import DEFAULT_CONF, PROJECT_DIR, load_settings
+from lakehouse.contract import format_time
+from lakehouse.producers.kafka_sink import create_producer, encode_event, ensure_topic
+
+log = logging.getLogger("bench")
+
+RESULTS = PROJECT_DIR / "bench" / "results"
+STAGES = ("consume", "ingest", "rounds", "duckdb", "latency", "dashboard", "gbt")
+TOPIC = "bench_events"
+LIVE_TOPIC = "bench_live_events"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--events", type=int, default=1_000_000, help="events per round")
+    parser.add_argument("--rounds", type=int, default=10, help="rounds of --events (stage 4)")
+    parser.add_argument("--rate", type=float, default=5000.0, help="events/s of the latency run")
+    parser.add_argument("--latency-seconds", type=float, default=180.0, help="measured seconds")
+    parser.add_argument("--warmup-seconds", type=float, default=60.0, help="before measuring")
+    parser.add_argument(
+        "--trigger-interval", default=None, help="latency run's trigger (default: the conf's)"
+    )
+    parser.add_argument("--dashboard-sessions", type=int, default=1_000_000)
+    parser.add_argument("--skip", nargs="*", default=[], choices=STAGES, help="stages to leave out")
+    parser.add_argument("--conf", default=str(DEFAULT_CONF), help="the lakehouse settings to run")
+    parser.add_argument("--work", default=None, help="working folder (default: a temporary one)")
+    parser.add_argument("--output", default=str(RESULTS / "bench.json"))
+    return parser.parse_args(argv)
+
+
+# --- machine and versions ---------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    meminfo = Path("/proc/meminfo").read_text().splitlines()
+    total_kb = int(next(line for line in meminfo if line.startswith("MemTotal")).split()[1])
+    cpu = [line for line in Path("/proc/cpuinfo").read_text().splitlines() if "model name" in line]
+    java = subprocess.run(["java", "-version"], capture_output=True, text=True).stderr
+    kafka_jar = next(KAFKA_JARS.glob("kafka-clients-*.jar"), None)
+    versions = {"python": platform.python_version(), "java": java.splitlines()[0]}
+    for package in (
+        "pyspark",
+        "delta-spark",
+        "deltalake",
+        "duckdb",
+        "kafka-python",
+        "scikit-learn",
+    ):
+        versions[package] = metadata.version(package)
+    versions["kafka broker"] = kafka_jar.stem.rsplit("-", 1)[1] if kafka_jar else None
+    return {
+        "cores": os.cpu_count(),
+        "memory_gib": round(total_kb / 2**20, 1),
+        "cpu": cpu[0].split(":", 1)[1].strip() if cpu else platform.processor(),
+        "os": platform.platform(),
+        "versions": versions,
+    }
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def conf_file(source: Path, target: Path, overrides: dict[str, dict[str, Any]]) -> Path:
+    """A copy of a settings file with some keys replaced (sections of scalar values only)."""
+    settings = tomllib.loads(source.read_text())
+    for section, values in overrides.items():
+        node = settings
+        for part in section.split("."):
+            node = node[part]
+        node.update(values)
+
+    def literal(value: Any) -> str:
+        return json.dumps(value) if not isinstance(value, bool) else str(value).lower()
+
+    lines: list[str] = []
+
+    def write(node: dict[str, Any], prefix: str) -> None:
+        scalars = {k: v for k, v in node.items() if not isinstance(v, dict)}
+        if prefix:
+            lines.append(f"\n[{prefix}]")
+        lines.extend(f"{key} = {literal(value)}" for key, value in scalars.items())
+        for key, value in node.items():
+            if isinstance(value, dict):
+                write(value, f"{prefix}.{key}" if prefix else key)
+
+    write(settings, "")
+    target.write_text("\n".join(lines) + "\n")
+    return target
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU seconds a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def produce(bootstrap: str, topic: str, workload: Workload, first: int, count: int) -> float:
+    """Send events first .. first + count - 1 as fast as the broker takes them; events/s."""
+    started = time.perf_counter()
+    # Bigger batches than the simulator's producer: this only fills the topic.
+    producer = KafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", batch_size=512 * 1024, linger_ms=50
+    )
+    for key, value in workload.messages(first, count):
+        producer.send(topic, key=key, value=value)
+    producer.flush()
+    producer.close()
+    return count / (time.perf_counter() - started)
+
+
+def rows_in(path: str) -> int:
+    """Rows of a Delta table from its log's statistics (0 before it exists)."""
+    try:
+        actions = DeltaTable(path).get_add_actions(flatten=True)
+    except TableNotFoundError:
+        return 0
+    return int(sum(actions.column("num_records").to_pylist()))
+
+
+# --- stage 1: raw consume rate ------------------------------------------------------------
+
+
+def java_consume_rate(bootstrap: str, topic: str, messages: int) -> dict[str, Any]:
+    """kafka-consumer-perf-test (Kafka's ConsumerPerformance) over the whole topic."""
+    command = [
+        shutil.which("java") or "java",
+        "-Xmx512m",
+        "-cp",
+        f"{KAFKA_JARS}/*",
+        "org.apache.kafka.tools.ConsumerPerformance",
+        "--bootstrap-server",
+        bootstrap,
+        "--topic",
+        topic,
+        "--messages",
+        str(messages),
+        "--timeout",
+        "60000",
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    lines = [line for line in done.stdout.splitlines() if line.strip()]
+    header = next(i for i, line in enumerate(lines) if line.startswith("start.time"))
+    row = next(csv.DictReader(io.StringIO("\n".join(lines[header : header + 2]))))
+    row = {key.strip(): value.strip() for key, value in row.items()}
+    return {
+        "events": int(row["data.consumed.in.nMsg"]),
+        "events_per_second": float(row["fetch.nMsg.sec"]),
+        "mb_per_second": float(row["fetch.MB.sec"]),
+    }
+
+
+def python_consume_rate(bootstrap: str, topic: str, messages: int) -> dict[str, Any]:
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        fetch_max_bytes=64 * 1024 * 1024,
+        max_partition_fetch_bytes=16 * 1024 * 1024,
+        consumer_timeout_ms=30_000,
+    )
+    count = 0
+    size = 0
+    started = None
+    for message in consumer:
+        if started is None:
+            started = time.perf_counter()
+        count += 1
+        size += len(message.value or b"")
+        if count >= messages:
+            break
+    seconds = time.perf_counter() - (started or time.perf_counter())
+    consumer.close()
+    return {
+        "events": count,
+        "events_per_second": count / seconds if seconds else None,
+        "mb_per_second": size / 2**20 / seconds if seconds else None,
+    }
+
+
+# --- stages 2 and 4: catch-up rounds ------------------------------------------------------
+
+
+class CatchUp:
+    """One SparkSession that catches bronze, silver and gold up, layer by layer, and times it."""
+
+    def __init__(self, settings: config.Settings) -> None:
+        from lakehouse.pipeline import report_progress
+        from lakehouse.spark import build_session
+
+        self.settings = settings
+        self.spark = build_session("bench")
+        report_progress(self.spark, settings)
+        self.jvm_pid = java_process(self.spark.sparkContext._gateway.proc.pid)
+
+    def layer(self, start: Callable[..., list[Any]]) -> dict[str, float]:
+        from lakehouse.pipeline import Trigger
+
+        cpu_before = cpu_seconds(self.jvm_pid) + own_cpu_seconds()
+        started = time.perf_counter()
+        for query in start(self.spark, self.settings, Trigger("available_now")):
+            query.awaitTermination()
+        return {
+            "seconds": time.perf_counter() - started,
+            "cpu_seconds": cpu_seconds(self.jvm_pid) + own_cpu_seconds() - cpu_before,
+        }
+
+    def round(self, events: int) -> dict[str, Any]:
+        from lakehouse.pipeline import start_bronze, start_gold, start_silver
+
+        layers = {
+            name: self.layer(start)
+            for name, start in (
+                ("bronze", start_bronze),
+                ("silver", start_silver),
+                ("gold", start_gold),
+            )
+        }
+        for figures in layers.values():
+            figures["events_per_second"] = events / figures["seconds"]
+        cpu = sum(figures["cpu_seconds"] for figures in layers.values())
+        return {
+            "events": events,
+            "layers": layers,
+            "seconds": sum(figures["seconds"] for figures in layers.values()),
+            "cpu_seconds": cpu,
+            "cpu_seconds_per_million": cpu / events * 1e6,
+            "jvm_rss_mb": rss_mb(self.jvm_pid),
+        }
+
+    def stop(self) -> None:
+        self.spark.stop()
+
+
+def java_process(pid: int) -> int:
+    """The JVM among a process and its descendants (spark-submit execs it, or starts it)."""
+    for _ in range(5):
+        if Path(f"/proc/{pid}/comm").read_text().strip() == "java":
+            return pid
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        if not children:
+            break
+        pid = int(children[0])
+    raise RuntimeError("cannot find the driver's JVM process")
+
+
+def rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return int(next(line for line in status if line.startswith("VmRSS")).split()[1]) / 1024
+
+
+def lake_counts(settings: config.Settings) -> dict[str, int]:
+    names = {
+        "bronze": config.BRONZE_EVENTS,
+        "silver_events": config.SILVER_EVENTS,
+        "quarantine": config.SILVER_QUARANTINE,
+        "silver_sessions": config.SILVER_SESSIONS,
+        "gold_sessions": config.GOLD_SESSIONS,
+    }
+    return {name: rows_in(settings.table(path)) for name, path in names.items()}
+
+
+# --- stage 3: latency ---------------------------------------------------------------------
+
+
+class LiveSender(threading.Thread):
+    """Sends `rate` events/s dated now, and one probe session a second, until stopped."""
+
+    def __init__(self, bootstrap: str, rate: float, workload: Workload) -> None:
+        super().__init__(daemon=True)
+        self.bootstrap = bootstrap
+        self.rate = rate
+        self.workload = workload
+        self.sent = 0
+        self.probes: dict[str, float] = {}
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        producer = create_producer(self.bootstrap)
+        started = time.monotonic()
+        stream_id = self.workload.event(0)["stream_id"]
+        while not self.stopping.is_set():
+            elapsed = time.monotonic() - started
+            now = datetime.now(UTC)
+            while self.sent < int(elapsed * self.rate):
+                event = self.workload.live_event(self.sent, now)
+                stream_id = event["stream_id"]
+                key, value = encode_event(event)
+                producer.send(LIVE_TOPIC, key=key, value=value)
+                self.sent += 1
+            if len(self.probes) < int(elapsed):
+                probe = probe_event(len(self.probes), stream_id, now)
+                key, value = encode_event(probe)
+                producer.send(LIVE_TOPIC, key=key, value=value)
+                producer.flush()
+                self.probes[probe["session_id"]] = time.time()
+            time.sleep(0.01)
+        producer.flush()
+        producer.close()
+
+
+def watch_probes(
+    path: str, probes: dict[str, float], seen: dict[str, float], stop: threading.Event
+):
+    """Polls gold/fct_sessions; the first time a probe's session is there is its arrival."""
+    version = None
+    while not stop.is_set():
+        try:
+            table = DeltaTable(path)
+        except TableNotFoundError:
+            time.sleep(0.2)
+            continue
+        if table.version() != version:
+            version = table.version()
+            ids = table.to_pyarrow_table(
+                columns=["session_id"], filters=[("viewer_id", "=", "probe-viewer")]
+            ).column("session_id")
+            now = time.time()
+            for session_id in ids.to_pylist():
+                if session_id in probes and session_id not in seen:
+                    seen[session_id] = now
+        time.sleep(0.2)
+
+
+def latency_run(args: argparse.Namespace, broker: EmbeddedBroker, work: Path) -> dict[str, Any]:
+    root = work / "live-lake"
+    streaming = {}
+    if args.trigger_interval:
+        streaming["trigger_interval"] = args.trigger_interval
+    conf = conf_file(Path(args.conf), work / "live.toml", {"streaming": streaming})
+    env = {
+        **os.environ,
+        "LAKEHOUSE_CONF": str(conf),
+        "LAKEHOUSE_KAFKA_BOOTSTRAP": broker.bootstrap_servers,
+        "LAKEHOUSE_KAFKA_TOPIC": LIVE_TOPIC,
+        "LAKEHOUSE_ROOT": str(root),
+        "MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlflow.db'}",
+    }
+    ensure_topic(broker.bootstrap_servers, LIVE_TOPIC, partitions=3)
+    sender = LiveSender(broker.bootstrap_servers, args.rate, Workload())
+    seen: dict[str, float] = {}
+    stop = threading.Event()
+    watcher = threading.Thread(
+        target=watch_probes,
+        args=(str(root / config.GOLD_SESSIONS), sender.probes, seen, stop),
+        daemon=True,
+    )
+    with (work / "live-pipeline.log").open("w") as pipeline_log:
+        pipeline = subprocess.Popen(
+            ["scripts/submit.sh", "jobs/pipeline.py", "--trigger", "processing_time"],
+            cwd=PROJECT_DIR,
+            env=env,
+            stdout=pipeline_log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            sender.start()
+            watcher.start()
+            time.sleep(args.warmup_seconds)
+            first_probe = len(sender.probes)
+            sent_before = sender.sent
+            time.sleep(args.latency_seconds)
+            last_probe = len(sender.probes)
+            sent = sender.sent - sent_before
+            sender.stopping.set()
+            sender.join()
+            # Let the probes of the measured window arrive, up to a minute.
+            deadline = time.monotonic() + 60
+            measured = [f"probe-{n}" for n in range(first_probe, last_probe)]
+            while time.monotonic() < deadline and not all(p in seen for p in measured):
+                if pipeline.poll() is not None:
+                    raise RuntimeError(f"the pipeline exited; see {work / 'live-pipeline.log'}")
+                time.sleep(0.5)
+            stop.set()
+        finally:
+            if pipeline.poll() is None:
+                os.killpg(pipeline.pid, signal.SIGTERM)
+                pipeline.wait(timeout=60)
+    latencies = sorted(seen[p] - sender.probes[p] for p in measured if p in seen)
+    result: dict[str, Any] = {
+        "rate_per_second": args.rate,
+        "achieved_rate_per_second": sent / args.latency_seconds,
+        "trigger_interval": args.trigger_interval
+        or load_settings(conf).section("streaming")["trigger_interval"],
+        "probes": len(measured),
+        "probes_arrived": len(latencies),
+    }
+    if len(latencies) >= 2:
+        cuts = quantiles(latencies, n=100, method="inclusive")
+        result.update(p50_seconds=cuts[49], p95_seconds=cuts[94], p99_seconds=cuts[98])
+        result["max_seconds"] = latencies[-1]
+    return result
+
+
+# --- the run ------------------------------------------------------------------------------
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    work = Path(args.work or tempfile.mkdtemp(prefix="bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    results: dict[str, Any] = {
+        "started_at": format_time(datetime.now(UTC)),
+        "machine": machine(),
+        "arguments": {k: v for k, v in vars(args).items() if k not in ("work", "output")},
+    }
+
+    def record(stage: str, value: Any) -> None:
+        results[stage] = value
+        print(json.dumps({stage: value}, default=str), flush=True)
+        Path(args.output).write_text(json.dumps(results, indent=2, default=str) + "\n")
+
+    broker = EmbeddedBroker(
+        data_dir=work / "kafka", port=free_port(), controller_port=free_port(), heap="1g"
+    )
+    broker.start()
+    try:
+        workload = Workload()
+        ensure_topic(broker.bootstrap_servers, TOPIC, partitions=3)
+        produced = produce(broker.bootstrap_servers, TOPIC, workload, 0, args.events)
+        record("produce", {"events": args.events, "events_per_second": produced})
+        if "consume" not in args.skip:
+            record(
+                "consume",
+                {
+                    "java": java_consume_rate(broker.bootstrap_servers, TOPIC, args.events),
+                    "python": python_consume_rate(broker.bootstrap_servers, TOPIC, args.events),
+                },
+            )
+        if not {"ingest", "rounds", "duckdb"} <= set(args.skip):
+            catch_up_rounds(args, broker, work, workload, record, results)
+        if "latency" not in args.skip:
+            record("latency", latency_run(args, broker, work))
+    finally:
+        broker.stop()
+    if "dashboard" not in args.skip:
+        from bench.dashboard_load import build_gold, measure
+
+        build_gold(work / "dashboard-lake", args.dashboard_sessions, seed=42)
+        record(
+            "dashboard", {"sessions": args.dashboard_sessions, **measure(work / "dashboard-lake")}
+        )
+    if "gbt" not in args.skip:
+        output = work / "shoppers_gbt.json"
+        subprocess.run(
+            [sys.executable, "-m", "bench.shoppers_gbt", "--output", str(output)],
+            cwd=PROJECT_DIR,
+            check=True,
+        )
+        record("gbt", json.loads(output.read_text()))
+    results["finished_at"] = format_time(datetime.now(UTC))
+    record("targets", targets(results))
+    return results
+
+
+def catch_up_rounds(args, broker, work, workload, record, results) -> None:
+    settings = load_settings(args.conf).with_overrides(
+        bootstrap_servers=broker.bootstrap_servers,
+        topic=TOPIC,
+        root=str(work / "lake"),
+        mlflow_dir=str(work / "mlflow"),
+    )
+    catch_up = CatchUp(settings)
+    try:
+        first = catch_up.round(args.events)
+        first["lake"] = lake_counts(settings)
+        java = results.get("consume", {}).get("java", {}).get("events_per_second")
+        for name in ("bronze", "silver"):
+            layer = first["layers"][name]
+            layer["ratio_to_raw_consume"] = layer["events_per_second"] / java if java else None
+        record("ingest", first)
+        if "duckdb" not in args.skip:
+            record("duckdb", duckdb_stage(work, workload, args.events, settings))
+        rounds = [first]
+        if "rounds" not in args.skip:
+            for number in range(1, args.rounds):
+                produce(
+                    broker.bootstrap_servers, TOPIC, workload, number * args.events, args.events
+                )
+                rounds.append(catch_up.round(args.events))
+                rounds[-1]["lake"] = lake_counts(settings)
+                record("rounds", summarize_rounds(rounds))
+    finally:
+        catch_up.stop()
+
+
+def summarize_rounds(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    per_million = [r["cpu_seconds_per_million"] for r in rounds]
+    return {
+        "events_per_round": rounds[0]["events"],
+        "total_events": sum(r["events"] for r in rounds),
+        "cpu_seconds_per_million": per_million,
+        "last_to_first": per_million[-1] / per_million[0],
+        "rounds": rounds,
+    }
+
+
+def duckdb_stage(
+    work: Path, workload: Workload, events: int, settings: config.Settings
+) -> dict[str, Any]:
+    from bench import duckdb_reference
+
+    path = work / "events.jsonl"
+    with path.open("wb") as out:
+        for _, value in workload.messages(0, events):
+            out.write(value + b"\n")
+    reference = duckdb_reference.gold_figures(path, settings)
+    spark = duckdb_reference.spark_gold_figures(Path(settings.root))
+    comparison = duckdb_reference.compare(reference["figures"], spark)
+    return {
+        "seconds": reference["seconds"],
+        "figures_compared": len(comparison),
+        "figures_equal": sum(1 for c in comparison.values() if c["match"]),
+        "comparison": comparison,
+    }
+
+
+def targets(results: dict[str, Any]) -> dict[str, Any]:
+    """Each target of the issue with the figure measured and whether it is met."""
+    found: dict[str, Any] = {}
+    ingest = results.get("ingest", {}).get("layers", {})
+    for name in ("bronze", "silver"):
+        ratio = ingest.get(name, {}).get("ratio_to_raw_consume")
+        if ratio is not None:
+            found[f"{name}_at_least_half_of_raw_consume"] = {"ratio": ratio, "met": ratio >= 0.5}
+    p95 = results.get("latency", {}).get("p95_seconds")
+    if p95 is not None:
+        found["latency_p95_at_most_5_s"] = {"p95_seconds": p95, "met": p95 <= 5}
+    rounds = results.get("rounds")
+    if rounds:
+        ratio = rounds["last_to_first"]
+        found["cpu_per_million_flat_within_20_percent"] = {"ratio": ratio, "met": ratio <= 1.2}
+    dashboard = results.get("dashboard", {}).get("pages")
+    if dashboard:
+        slowest = max(page["warm_seconds"] for page in dashboard.values())
+        found["dashboard_load_at_most_1_s"] = {"slowest_page_seconds": slowest, "met": slowest <= 1}
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    args = parse_arguments(argv)
+    results = run(args)
+    from bench.report import write_markdown
+
+    write_markdown(results, Path(args.output).with_suffix(".md"))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
