@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -275,7 +276,14 @@ def gold_suites() -> dict[str, gx.ExpectationSuite]:
                 _between("monetary", low=0),
             ],
         ),
-        GOLD_VIEWERS: _suite(GOLD_VIEWERS, [_between("active_viewers", low=1)]),
+        GOLD_VIEWERS: _suite(
+            GOLD_VIEWERS,
+            [
+                _between("active_viewers", low=1),
+                _between("purchases", low=0),
+                _between("revenue", low=0),
+            ],
+        ),
         GOLD_PREDICTIONS: _suite(
             GOLD_PREDICTIONS,
             [
@@ -395,9 +403,13 @@ def _as_float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-def _observed(result: Mapping[str, Any] | None) -> str:
-    """What the expectation saw, short: the observed value or a sample of unexpected ones."""
-    result = result or {}
+def _observed(result: Mapping[str, Any] | None) -> str | None:
+    """What the expectation saw, short: the observed value or a sample of unexpected ones.
+
+    None when the validation kept no details (a passing suite, see Gate.validate).
+    """
+    if not result:
+        return None
     if "observed_value" in result:
         return json.dumps(result["observed_value"], default=str)[:500]
     summary = {
@@ -415,7 +427,8 @@ class Gate:
     results and data docs.
     """
 
-    def __init__(self, context: Any = None) -> None:
+    def __init__(self, context: Any = None, details_on_failure_only: bool = False) -> None:
+        self.details_on_failure_only = details_on_failure_only
         self.context = context or gx.get_context(mode="ephemeral")
         self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
         datasource = self.context.data_sources.add_or_update_spark("lakehouse")
@@ -431,10 +444,22 @@ class Gate:
         suite: gx.ExpectationSuite,
         parameters: Mapping[str, Any] | None = None,
     ) -> ExpectationSuiteValidationResult:
+        """Validate with counts and samples of unexpected values (result format SUMMARY).
+
+        With details_on_failure_only, a first pass asks only whether each
+        expectation holds (BOOLEAN_ONLY, about a third of the Spark jobs); a
+        suite that passes is returned as is, without counts, and only a suite
+        that fails is validated again for its details.
+        """
         batch = self.batch_definition.get_batch(batch_parameters={"dataframe": frame})
-        return batch.validate(
-            suite, result_format="SUMMARY", expectation_parameters=dict(parameters or {})
-        )
+        parameters = dict(parameters or {})
+        if self.details_on_failure_only:
+            quick = batch.validate(
+                suite, result_format="BOOLEAN_ONLY", expectation_parameters=parameters
+            )
+            if quick.success:
+                return quick
+        return batch.validate(suite, result_format="SUMMARY", expectation_parameters=parameters)
 
 
 def results_frame(
@@ -483,8 +508,16 @@ class BatchChecks:
     ) -> None:
         if not self.due:
             return
+        started = time.perf_counter()
         result = self.gate().validate(frame, suite, parameters)
         outcome = SuiteOutcome(suite.name, table_name, self.settings.action(suite.name), result)
+        log.info(
+            "data quality: %s on %s %s in %.1f s",
+            suite.name,
+            table_name,
+            "passed" if outcome.success else "failed",
+            time.perf_counter() - started,
+        )
         self.outcomes.append(outcome)
         if not outcome.success and outcome.action == "stop":
             self.finish()

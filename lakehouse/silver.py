@@ -219,7 +219,9 @@ def route_events(
         "_kept_fingerprint", F.first("_fingerprint").over(first_read)
     )
     if earlier_events is not None:
-        earlier = earlier_events.select(
+        # Only the earlier events whose id comes again are hashed, not the whole lookback.
+        repeats = earlier_events.join(candidates.select("event_id"), "event_id", "left_semi")
+        earlier = repeats.select(
             "event_id", fingerprint().alias("_earlier_fingerprint")
         ).dropDuplicates(["event_id"])
         candidates = candidates.join(earlier, "event_id", "left")
