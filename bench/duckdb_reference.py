@@ -54,7 +54,13 @@ KPI_FIGURES = (
     "events",
     "as_of",
 )
-TABLE_FIGURES = ("fct_sessions_rows", "viewers_per_minute_rows", "viewers_per_minute_sum")
+TABLE_FIGURES = (
+    "fct_sessions_rows",
+    "viewers_per_minute_rows",
+    "viewers_per_minute_sum",
+    "viewers_per_minute_purchases_sum",
+    "viewers_per_minute_revenue_sum",
+)
 
 # Every field is read as text, as silver does, then cast: a price stays the
 # decimal written in the message instead of passing through a double.
@@ -219,15 +225,28 @@ SELECT
 FROM fct_sessions
 """
 
-# gold/viewers_per_minute: distinct viewers with any event in each minute of a stream.
+# gold/viewers_per_minute: distinct viewers with any event in each minute of a stream, and
+# the purchases and revenue of that minute (revenue rounded per minute, as the table holds it).
 VIEWERS_SQL = """
 WITH per_minute AS (
-    SELECT stream_id, date_trunc('minute', event_time) AS minute, count(DISTINCT viewer_id) AS n
+    SELECT
+        stream_id,
+        date_trunc('minute', event_time) AS minute,
+        count(DISTINCT viewer_id) AS n,
+        count(*) FILTER (WHERE event_type = 'purchase') AS purchases,
+        CAST(
+            coalesce(sum(price * quantity) FILTER (WHERE event_type = 'purchase'), 0)
+            AS DECIMAL(18, 2)
+        ) AS revenue
     FROM events
     WHERE viewer_id IS NOT NULL
     GROUP BY stream_id, minute
 )
-SELECT count(*) AS viewers_per_minute_rows, coalesce(sum(n), 0) AS viewers_per_minute_sum
+SELECT
+    count(*) AS viewers_per_minute_rows,
+    coalesce(sum(n), 0) AS viewers_per_minute_sum,
+    coalesce(sum(purchases), 0) AS viewers_per_minute_purchases_sum,
+    CAST(coalesce(sum(revenue), 0) AS DECIMAL(18, 2)) AS viewers_per_minute_revenue_sum
 FROM per_minute
 """
 
@@ -308,11 +327,14 @@ def spark_gold_figures(root: Path) -> dict[str, Any]:
 
     sessions = DeltaTable(str(root / config.GOLD_SESSIONS)).to_pyarrow_table(columns=["session_id"])
     viewers = DeltaTable(str(root / config.GOLD_VIEWERS_PER_MINUTE)).to_pyarrow_table(
-        columns=["active_viewers"]
+        columns=["active_viewers", "purchases", "revenue"]
     )
     figures["fct_sessions_rows"] = sessions.num_rows
     figures["viewers_per_minute_rows"] = viewers.num_rows
     figures["viewers_per_minute_sum"] = pc.sum(viewers["active_viewers"]).as_py() or 0
+    figures["viewers_per_minute_purchases_sum"] = pc.sum(viewers["purchases"]).as_py() or 0
+    revenue = pc.sum(viewers["revenue"]).as_py()
+    figures["viewers_per_minute_revenue_sum"] = Decimal("0.00") if revenue is None else revenue
     log.info("read the pipeline's figures under %s", root)
     return figures
 

@@ -131,17 +131,23 @@ def _others(results: dict[str, Any]) -> list[str]:
             ],
             [
                 [
-                    _number(latency["rate_per_second"]),
-                    _number(latency["achieved_rate_per_second"]),
-                    latency["trigger_interval"],
-                    f"{latency['probes_arrived']} / {latency['probes']}",
-                    _number(latency.get("p50_seconds")),
-                    _number(latency.get("p95_seconds")),
-                    _number(latency.get("p99_seconds")),
-                    _number(latency.get("max_seconds")),
+                    _number(run["rate_per_second"]),
+                    _number(run["achieved_rate_per_second"]),
+                    run["trigger_interval"],
+                    f"{run['probes_arrived']} / {run['probes']}",
+                    _number(run.get("p50_seconds")),
+                    _number(run.get("p95_seconds")),
+                    _number(run.get("p99_seconds")),
+                    _number(run.get("max_seconds")),
                 ]
+                for run in latency
             ],
         )
+        lines += [
+            "Percentiles are over the probes that arrived within a minute of the end; "
+            "a run where some never arrived did not keep up with its rate.",
+            "",
+        ]
     duckdb = results.get("duckdb")
     if duckdb:
         lines += ["## 5. The same gold figures by DuckDB", ""]

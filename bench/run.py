@@ -83,11 +83,17 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--events", type=int, default=1_000_000, help="events per round")
     parser.add_argument("--rounds", type=int, default=10, help="rounds of --events (stage 4)")
-    parser.add_argument("--rate", type=float, default=5000.0, help="events/s of the latency run")
-    parser.add_argument("--latency-seconds", type=float, default=180.0, help="measured seconds")
-    parser.add_argument("--warmup-seconds", type=float, default=60.0, help="before measuring")
     parser.add_argument(
-        "--trigger-interval", default=None, help="latency run's trigger (default: the conf's)"
+        "--rates",
+        type=float,
+        nargs="+",
+        default=[5000.0, 500.0],
+        help="events/s of the latency runs, one run each",
+    )
+    parser.add_argument("--latency-seconds", type=float, default=120.0, help="measured seconds")
+    parser.add_argument("--warmup-seconds", type=float, default=45.0, help="before measuring")
+    parser.add_argument(
+        "--trigger-interval", default="2 seconds", help="trigger interval of the latency runs"
     )
     parser.add_argument("--dashboard-sessions", type=int, default=1_000_000)
     parser.add_argument("--skip", nargs="*", default=[], choices=STAGES, help="stages to leave out")
@@ -340,9 +346,10 @@ def lake_counts(settings: config.Settings) -> dict[str, int]:
 class LiveSender(threading.Thread):
     """Sends `rate` events/s dated now, and one probe session a second, until stopped."""
 
-    def __init__(self, bootstrap: str, rate: float, workload: Workload) -> None:
+    def __init__(self, bootstrap: str, topic: str, rate: float, workload: Workload) -> None:
         super().__init__(daemon=True)
         self.bootstrap = bootstrap
+        self.topic = topic
         self.rate = rate
         self.workload = workload
         self.sent = 0
@@ -360,12 +367,12 @@ class LiveSender(threading.Thread):
                 event = self.workload.live_event(self.sent, now)
                 stream_id = event["stream_id"]
                 key, value = encode_event(event)
-                producer.send(LIVE_TOPIC, key=key, value=value)
+                producer.send(self.topic, key=key, value=value)
                 self.sent += 1
             if len(self.probes) < int(elapsed):
                 probe = probe_event(len(self.probes), stream_id, now)
                 key, value = encode_event(probe)
-                producer.send(LIVE_TOPIC, key=key, value=value)
+                producer.send(self.topic, key=key, value=value)
                 producer.flush()
                 self.probes[probe["session_id"]] = time.time()
             time.sleep(0.01)
@@ -396,8 +403,12 @@ def watch_probes(
         time.sleep(0.2)
 
 
-def latency_run(args: argparse.Namespace, broker: EmbeddedBroker, work: Path) -> dict[str, Any]:
-    root = work / "live-lake"
+def latency_run(
+    args: argparse.Namespace, rate: float, broker: EmbeddedBroker, work: Path
+) -> dict[str, Any]:
+    """One run at `rate` events/s on a lake and topic of its own."""
+    root = work / f"live-lake-{rate:g}"
+    topic = f"{LIVE_TOPIC}_{rate:g}"
     streaming = {}
     if args.trigger_interval:
         streaming["trigger_interval"] = args.trigger_interval
@@ -406,12 +417,12 @@ def latency_run(args: argparse.Namespace, broker: EmbeddedBroker, work: Path) ->
         **os.environ,
         "LAKEHOUSE_CONF": str(conf),
         "LAKEHOUSE_KAFKA_BOOTSTRAP": broker.bootstrap_servers,
-        "LAKEHOUSE_KAFKA_TOPIC": LIVE_TOPIC,
+        "LAKEHOUSE_KAFKA_TOPIC": topic,
         "LAKEHOUSE_ROOT": str(root),
         "MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlflow.db'}",
     }
-    ensure_topic(broker.bootstrap_servers, LIVE_TOPIC, partitions=3)
-    sender = LiveSender(broker.bootstrap_servers, args.rate, Workload())
+    ensure_topic(broker.bootstrap_servers, topic, partitions=3)
+    sender = LiveSender(broker.bootstrap_servers, topic, rate, Workload())
     seen: dict[str, float] = {}
     stop = threading.Event()
     watcher = threading.Thread(
@@ -419,7 +430,7 @@ def latency_run(args: argparse.Namespace, broker: EmbeddedBroker, work: Path) ->
         args=(str(root / config.GOLD_SESSIONS), sender.probes, seen, stop),
         daemon=True,
     )
-    with (work / "live-pipeline.log").open("w") as pipeline_log:
+    with (work / f"live-pipeline-{rate:g}.log").open("w") as pipeline_log:
         pipeline = subprocess.Popen(
             ["scripts/submit.sh", "jobs/pipeline.py", "--trigger", "processing_time"],
             cwd=PROJECT_DIR,
@@ -444,7 +455,7 @@ def latency_run(args: argparse.Namespace, broker: EmbeddedBroker, work: Path) ->
             measured = [f"probe-{n}" for n in range(first_probe, last_probe)]
             while time.monotonic() < deadline and not all(p in seen for p in measured):
                 if pipeline.poll() is not None:
-                    raise RuntimeError(f"the pipeline exited; see {work / 'live-pipeline.log'}")
+                    raise RuntimeError(f"the pipeline exited; see {pipeline_log.name}")
                 time.sleep(0.5)
             stop.set()
         finally:
@@ -453,7 +464,7 @@ def latency_run(args: argparse.Namespace, broker: EmbeddedBroker, work: Path) ->
                 pipeline.wait(timeout=60)
     latencies = sorted(seen[p] - sender.probes[p] for p in measured if p in seen)
     result: dict[str, Any] = {
-        "rate_per_second": args.rate,
+        "rate_per_second": rate,
         "achieved_rate_per_second": sent / args.latency_seconds,
         "trigger_interval": args.trigger_interval
         or load_settings(conf).section("streaming")["trigger_interval"],
@@ -504,7 +515,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if not {"ingest", "rounds", "duckdb"} <= set(args.skip):
             catch_up_rounds(args, broker, work, workload, record, results)
         if "latency" not in args.skip:
-            record("latency", latency_run(args, broker, work))
+            runs = []
+            for rate in args.rates:
+                runs.append(latency_run(args, rate, broker, work))
+                record("latency", runs)
     finally:
         broker.stop()
     if "dashboard" not in args.skip:
@@ -597,16 +611,22 @@ def targets(results: dict[str, Any]) -> dict[str, Any]:
         ratio = ingest.get(name, {}).get("ratio_to_raw_consume")
         if ratio is not None:
             found[f"{name}_at_least_half_of_raw_consume"] = {"ratio": ratio, "met": ratio >= 0.5}
-    p95 = results.get("latency", {}).get("p95_seconds")
-    if p95 is not None:
-        found["latency_p95_at_most_5_s"] = {"p95_seconds": p95, "met": p95 <= 5}
+    for run in results.get("latency", []):
+        # A probe that never arrived counts as slower than any that did.
+        p95 = run.get("p95_seconds") if run["probes_arrived"] == run["probes"] else None
+        found[f"latency_p95_at_most_5_s_at_{run['rate_per_second']:g}_per_s"] = {
+            "p95_seconds": p95,
+            "probes_arrived": f"{run['probes_arrived']} of {run['probes']}",
+            "met": p95 is not None and p95 <= 5,
+        }
     rounds = results.get("rounds")
     if rounds:
         ratio = rounds["last_to_first"]
         found["cpu_per_million_flat_within_20_percent"] = {"ratio": ratio, "met": ratio <= 1.2}
     dashboard = results.get("dashboard", {}).get("pages")
     if dashboard:
-        slowest = max(page["warm_seconds"] for page in dashboard.values())
+        # The first load of each page, in a fresh process: nothing cached yet.
+        slowest = max(page["cold_seconds"] for page in dashboard.values())
         found["dashboard_load_at_most_1_s"] = {"slowest_page_seconds": slowest, "met": slowest <= 1}
     return found
 

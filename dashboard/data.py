@@ -10,11 +10,18 @@ the contract of the tables read here.
 from __future__ import annotations
 
 import logging
+import os
+import threading
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 
@@ -42,21 +49,127 @@ OPEN_SESSION_COLUMNS = (
 )
 
 
+# Spark writes timestamps as Parquet INT96 unless told otherwise; decoding them straight to
+# microseconds, the tables' unit, saves a pass through nanoseconds.
+INT96_UNIT = "us"
+
+
+def open_table(path: str) -> DeltaTable | None:
+    """The Delta table at `path`; None when none exists there yet."""
+    try:
+        return DeltaTable(path)
+    except TableNotFoundError:
+        logger.info("No Delta table yet at %s", path)
+        return None
+
+
+def read_arrow(
+    path: str, columns: Sequence[str] | None = None, filters: Any = None
+) -> pa.Table | None:
+    """Read a Delta table into Arrow; None when no table exists at `path` yet.
+
+    `filters` takes deltalake's DNF form, e.g. [("event_type", "=", "purchase")], or a
+    pyarrow expression.
+    """
+    table = open_table(path)
+    if table is None:
+        return None
+    if filters is not None and not isinstance(filters, pc.Expression):
+        filters = pq.filters_to_expression(filters)
+    dataset = table.to_pyarrow_dataset(
+        parquet_read_options=ds.ParquetReadOptions(coerce_int96_timestamp_unit=INT96_UNIT)
+    )
+    rows = dataset.to_table(columns=list(columns) if columns else None, filter=filters)
+    logger.info("Read %d rows from %s", rows.num_rows, path)
+    return rows
+
+
 def read_table(
     path: str, columns: Sequence[str] | None = None, filters: Any = None
 ) -> pd.DataFrame | None:
     """Read a Delta table into pandas; None when no table exists at `path` yet.
 
-    `filters` takes deltalake's DNF form, e.g. [("is_closed", "=", False)].
+    `filters` as for read_arrow().
     """
-    try:
-        table = DeltaTable(path)
-    except TableNotFoundError:
-        logger.info("No Delta table yet at %s", path)
-        return None
-    frame = table.to_pandas(columns=list(columns) if columns else None, filters=filters)
-    logger.info("Read %d rows from %s", len(frame), path)
-    return frame
+    rows = read_arrow(path, columns, filters)
+    return None if rows is None else rows.to_pandas()
+
+
+class FileRowsCache:
+    """The rows read from each data file of a Delta table, kept from one refresh to the next.
+
+    A Delta data file never changes once written, so read() scans only the files the table
+    lists that it has not scanned yet, and reuses the rows of the others; the rows of files
+    the table no longer lists (rewritten by a MERGE, overwritten, erased) are dropped. The
+    result is what one scan of every file gives, rows in the same order. Known cost: the
+    process keeps the rows read, per table, columns and condition, for as long as it runs.
+    """
+
+    def __init__(self) -> None:
+        self._rows: dict[tuple[Any, ...], dict[str, pa.Table]] = {}
+        self._lock = threading.Lock()
+
+    def read(
+        self,
+        path: str,
+        columns: Sequence[str],
+        condition: pc.Expression | None = None,
+        *,
+        file_statistics: bool = True,
+        dictionary_columns: Sequence[str] = (),
+    ) -> pa.Table | None:
+        """`columns` of the rows meeting `condition`; None when no table exists at `path` yet.
+
+        file_statistics=False leaves out deltalake's per-file min/max, so only the Parquet
+        footers' statistics skip data; needed for a condition on a boolean column (see
+        load_open_sessions), allowed on unpartitioned tables only. dictionary_columns are
+        decoded as dictionaries: a condition on them compares each distinct value once.
+        """
+        table = open_table(path)
+        if table is None:
+            return None
+        dataset = table.to_pyarrow_dataset(
+            parquet_read_options=ds.ParquetReadOptions(
+                dictionary_columns=set(dictionary_columns),
+                coerce_int96_timestamp_unit=INT96_UNIT,
+            )
+        )
+        fragments = list(dataset.get_fragments())
+        if not file_statistics:
+            if table.metadata().partition_columns:
+                raise ValueError(f"{path} is partitioned: its files need their statistics")
+            fragments = [
+                dataset.format.make_fragment(fragment.path, filesystem=dataset.filesystem)
+                for fragment in fragments
+            ]
+        key = (path, tuple(columns), str(condition), file_statistics, tuple(dictionary_columns))
+
+        def scan(fragment: ds.Fragment) -> pa.Table:
+            return fragment.to_table(schema=dataset.schema, columns=list(columns), filter=condition)
+
+        with self._lock:
+            known = dict(self._rows.get(key, {}))
+        new = [fragment for fragment in fragments if fragment.path not in known]
+        with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
+            known.update(zip([fragment.path for fragment in new], pool.map(scan, new), strict=True))
+        listed = {fragment.path: known[fragment.path] for fragment in fragments}
+        with self._lock:
+            self._rows[key] = listed
+        if listed:
+            rows = pa.concat_tables(listed.values())
+        else:
+            rows = dataset.schema.empty_table().select(list(columns))
+        logger.info(
+            "Read %d rows from %s (%d of %d files scanned)",
+            rows.num_rows,
+            path,
+            len(new),
+            len(fragments),
+        )
+        return rows
+
+
+_file_rows = FileRowsCache()
 
 
 def load_kpis(path: str) -> pd.DataFrame | None:
@@ -77,15 +190,20 @@ def load_viewers_per_minute(path: str) -> pd.DataFrame | None:
 def load_open_sessions(path: str) -> pd.DataFrame | None:
     """gold/fct_sessions, only the sessions still open and the columns the table panel shows.
 
-    The filter runs in pandas: deltalake 1.6 pushes a boolean filter down to file
-    statistics, and Spark's Delta writer keeps no min/max for booleans, so
-    [("is_closed", "=", False)] read no rows of a table Spark had written.
+    A null is_closed counts as closed. The filter is not given to deltalake: deltalake 1.6
+    prunes files on a boolean filter by their min/max, and Spark's Delta writer keeps none
+    for booleans, so [("is_closed", "=", False)] read no rows of a table Spark had written.
+    The Parquet footers do hold them: files without an open session are skipped there.
     """
-    sessions = read_table(path, columns=(*OPEN_SESSION_COLUMNS, "is_closed"))
+    sessions = _file_rows.read(
+        path,
+        (*OPEN_SESSION_COLUMNS, "is_closed"),
+        pc.equal(pc.field("is_closed"), pa.scalar(False)),
+        file_statistics=False,
+    )
     if sessions is None:
         return None
-    open_sessions = sessions[~sessions["is_closed"].fillna(True).astype(bool)]
-    return open_sessions.drop(columns="is_closed").reset_index(drop=True)
+    return sessions.drop_columns("is_closed").to_pandas()
 
 
 def load_predicted_conversions(path: str) -> pd.DataFrame | None:
@@ -93,25 +211,43 @@ def load_predicted_conversions(path: str) -> pd.DataFrame | None:
     return read_table(path)
 
 
-def load_session_status(path: str) -> pd.DataFrame | None:
-    """gold/fct_sessions: whether each session is closed and how many purchases it made."""
-    return read_table(path, columns=("session_id", "is_closed", "purchases"))
+SESSION_STATUS_COLUMNS = ("session_id", "is_closed", "purchases")
+
+
+def load_session_status(path: str, scored_path: str | None = None) -> pd.DataFrame | None:
+    """gold/fct_sessions: whether each session is closed and how many purchases it made.
+
+    With scored_path (gold/predicted_conversions), only the sessions scored there, all that
+    retarget_candidates() needs; the status of every session is then kept between refreshes
+    (FileRowsCache), so a refresh reads only the files fct_sessions added since the last.
+    """
+    scored = None if scored_path is None else read_arrow(scored_path, columns=("session_id",))
+    if scored is None:
+        return read_table(path, columns=SESSION_STATUS_COLUMNS)
+    sessions = _file_rows.read(path, SESSION_STATUS_COLUMNS)
+    if sessions is None:
+        return None
+    is_scored = pc.is_in(sessions["session_id"], value_set=scored["session_id"].combine_chunks())
+    return sessions.filter(is_scored).to_pandas()
 
 
 def load_revenue_per_minute(path: str) -> pd.DataFrame | None:
-    """Revenue (GMV) per stream and minute, from the purchases in silver/events.
+    """gold/viewers_per_minute: revenue (GMV) per stream and minute, minutes with purchases only.
 
-    No gold table holds revenue by minute, so the purchases are read from silver/events,
-    filtered on event_type (a string: unlike a boolean, deltalake's pushdown of it is sound
-    on tables Spark wrote). Known cost: every refresh scans the event table's purchase rows;
-    fine at demo size, a gold table per minute would be the fix as history grows.
+    revenue is a float for charting (the tiles show gold/kpis' exact decimal total); rows go
+    by stream_id, then minute.
     """
-    purchases = read_table(
-        path,
-        columns=("stream_id", "event_time", "price", "quantity"),
-        filters=[("event_type", "=", "purchase")],
+    rows = read_arrow(
+        path, columns=("stream_id", "minute", "revenue"), filters=[("purchases", ">", 0)]
     )
-    return None if purchases is None else revenue_per_minute(purchases)
+    if rows is None:
+        return None
+    # Through text: Arrow's decimal to double cast can miss the nearest double (19.99 became
+    # 19.990000000000002); parsing the decimal's text gives float(Decimal(value)).
+    revenue = rows["revenue"].cast(pa.string()).cast(pa.float64())
+    rows = rows.set_column(rows.schema.get_field_index("revenue"), "revenue", revenue)
+    frame = rows.to_pandas()
+    return frame.sort_values(["stream_id", "minute"]).reset_index(drop=True)
 
 
 def load_rfm(path: str) -> pd.DataFrame | None:
@@ -275,24 +411,6 @@ def viewers_chart_data(
     """Active viewers per minute (gold/viewers_per_minute), one column per stream."""
     chart = per_minute_chart(viewers, "active_viewers", stream_id, recent_minutes)
     return chart.astype("int64")
-
-
-def revenue_per_minute(purchases: pd.DataFrame) -> pd.DataFrame:
-    """stream_id, minute, revenue: the sum of price x quantity of the purchases in each minute.
-
-    `purchases` holds purchase events (stream_id, event_time, price, quantity); revenue is a
-    float for charting (the tiles show gold/kpis' exact decimal total).
-    """
-    revenue = purchases["price"].astype("float64") * purchases["quantity"].astype("float64")
-    frame = pd.DataFrame(
-        {
-            "stream_id": purchases["stream_id"],
-            "minute": purchases["event_time"].dt.floor("min"),
-            "revenue": revenue,
-        }
-    )
-    per_minute = frame.groupby(["stream_id", "minute"], as_index=False)["revenue"].sum()
-    return per_minute.sort_values(["stream_id", "minute"]).reset_index(drop=True)
 
 
 def top_engaged_sessions(sessions: pd.DataFrame, stream_id: str | None, limit: int) -> pd.DataFrame:

@@ -65,6 +65,8 @@ def merge_upsert(
     Delta refuses a MERGE in which several source rows match one target row.
     With newest_by, a frame holding several rows for a key is reduced to its
     newest first (one_row_per_key); without it, df must be unique on keys.
+    A column df has and the table lacks is added to the table (schema
+    evolution); the rows the MERGE does not touch hold null in it.
     """
     if newest_by is not None:
         df = one_row_per_key(df, keys, newest_by)
@@ -77,6 +79,7 @@ def merge_upsert(
         DeltaTable.forPath(spark, path)
         .alias("target")
         .merge(df.alias("source"), condition)
+        .withSchemaEvolution()
         .whenMatchedUpdateAll()
         .whenNotMatchedInsertAll()
         .execute()

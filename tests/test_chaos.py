@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import random
+import re
 import signal
 import subprocess
 import threading
@@ -64,7 +65,9 @@ def write_conf(path: Path) -> Path:
     text = text.replace("enabled = true", "enabled = false", 1)
     text = text.replace('trigger_interval = "10 seconds"', 'trigger_interval = "3 seconds"', 1)
     # Small batches, so that kills land between commits as well as during them.
-    text = text.replace("max_offsets_per_trigger = 100000", "max_offsets_per_trigger = 15000", 1)
+    text = re.sub(
+        r"max_offsets_per_trigger = \d+", "max_offsets_per_trigger = 15000", text, count=1
+    )
     text = text.replace("max_files_per_trigger = 1000", "max_files_per_trigger = 6", 1)
     path.write_text(text)
     return path

@@ -9,6 +9,7 @@ tests/test_dashboard_browser.py.
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -63,7 +64,13 @@ STREAMS_SCHEMA = pa.schema(
     ]
 )
 VIEWERS_SCHEMA = pa.schema(
-    [("stream_id", pa.string()), ("minute", TIMESTAMP), ("active_viewers", pa.int64())]
+    [
+        ("stream_id", pa.string()),
+        ("minute", TIMESTAMP),
+        ("active_viewers", pa.int64()),
+        ("purchases", pa.int64()),
+        ("revenue", MONEY),
+    ]
 )
 COUNT_COLUMNS = (
     "events",
@@ -152,17 +159,6 @@ PREDICTIONS_SCHEMA = pa.schema(
     + [("high_intent", pa.bool_()), ("retarget_priority", pa.float64())]
     + [("model_version", pa.string()), ("as_of", TIMESTAMP), ("scored_at", TIMESTAMP)]
 )
-EVENTS_SCHEMA = pa.schema(
-    [
-        ("event_id", pa.string()),
-        ("event_type", pa.string()),
-        ("event_time", TIMESTAMP),
-        ("stream_id", pa.string()),
-        ("session_id", pa.string()),
-        ("price", pa.decimal128(10, 2)),
-        ("quantity", pa.int32()),
-    ]
-)
 RFM_SCHEMA = pa.schema(
     [
         ("viewer_id", pa.string()),
@@ -249,10 +245,11 @@ def write_gold_tables(root: Path) -> None:
             "is_live": False,
         },
     ]
+    # Revenue: s1 20.00 + 5.50 in minute 0, none in minute 1; s2 19.99 in minute 1.
     viewers = [
-        {"stream_id": "s1", "minute": MINUTE_0, "active_viewers": 3},
-        {"stream_id": "s1", "minute": MINUTE_1, "active_viewers": 4},
-        {"stream_id": "s2", "minute": MINUTE_1, "active_viewers": 2},
+        viewer_row("s1", MINUTE_0, 3, purchases=2, revenue="25.50"),
+        viewer_row("s1", MINUTE_1, 4),
+        viewer_row("s2", MINUTE_1, 2, purchases=1, revenue="19.99"),
     ]
     sessions = [
         session_row("a", "s1", False, 12.5),
@@ -266,29 +263,16 @@ def write_gold_tables(root: Path) -> None:
     write_table(root / "gold" / "fct_sessions", sessions, SESSIONS_SCHEMA)
 
 
-def write_purchases(root: Path) -> None:
-    """silver/events with three purchases (s1: 20.00 + 5.50 in minute 0; s2: 19.99 in minute 1)
-    and an add_to_cart, which is no revenue."""
-
-    def event(event_id, event_type, seconds, stream_id, price, quantity):
-        return {
-            "event_id": event_id,
-            "event_type": event_type,
-            "event_time": MINUTE_0 + timedelta(seconds=seconds),
-            "stream_id": stream_id,
-            "session_id": f"session-{event_id}",
-            "price": price,
-            "quantity": quantity,
-        }
-
-    rows = [
-        event("e1", "purchase", 10, "s1", Decimal("10.00"), 2),
-        event("e2", "purchase", 50, "s1", Decimal("5.50"), 1),
-        event("e3", "purchase", 65, "s2", Decimal("19.99"), 1),
-        event("e4", "add_to_cart", 70, "s1", Decimal("100.00"), 1),
-        event("e5", "like", 75, "s2", None, None),
-    ]
-    write_table(root / "silver" / "events", rows, EVENTS_SCHEMA)
+def viewer_row(
+    stream_id: str, minute: datetime, viewers: int, purchases: int = 0, revenue: str = "0.00"
+) -> dict[str, Any]:
+    return {
+        "stream_id": stream_id,
+        "minute": minute,
+        "active_viewers": viewers,
+        "purchases": purchases,
+        "revenue": Decimal(revenue),
+    }
 
 
 def prediction(
@@ -595,7 +579,6 @@ def test_tiles_show_the_all_row_and_the_model_is_not_trained_yet(root):
 
 def test_charts_and_sessions_table_cover_all_streams(root):
     write_gold_tables(root)
-    write_purchases(root)
 
     app = run_app()
 
@@ -622,16 +605,12 @@ def test_charts_and_sessions_table_cover_all_streams(root):
 
 def test_revenue_chart_before_the_first_purchase(root):
     write_gold_tables(root)
-    like = {
-        "event_id": "e1",
-        "event_type": "like",
-        "event_time": MINUTE_0,
-        "stream_id": "s1",
-        "session_id": "a",
-        "price": None,
-        "quantity": None,
-    }
-    write_table(root / "silver" / "events", [like], EVENTS_SCHEMA)
+    no_purchases = [viewer_row("s1", MINUTE_0, 3), viewer_row("s2", MINUTE_1, 2)]
+    write_deltalake(
+        str(root / "gold" / "viewers_per_minute"),
+        pa.Table.from_pylist(no_purchases, schema=VIEWERS_SCHEMA),
+        mode="overwrite",
+    )
 
     app = run_app()
 
@@ -639,18 +618,21 @@ def test_revenue_chart_before_the_first_purchase(root):
     assert texts(app.info) == ["No purchase yet."]
 
 
-def test_revenue_chart_waits_for_silver_events(root):
+def test_both_charts_wait_for_gold_viewers_per_minute(root):
     write_gold_tables(root)
+    shutil.rmtree(root / "gold" / "viewers_per_minute")
 
     app = run_app()
 
     assert not app.exception
-    assert texts(app.info) == ["Waiting for data: no events yet (silver/events)."]
+    assert texts(app.info) == [
+        "Waiting for data: no viewer counts yet (gold/viewers_per_minute).",
+        "Waiting for data: no revenue per minute yet (gold/viewers_per_minute).",
+    ]
 
 
 def test_selecting_a_stream_shows_its_row_charts_and_sessions(root):
     write_gold_tables(root)
-    write_purchases(root)
     write_predictions(root)
     app = run_app()
 

@@ -20,7 +20,6 @@ from tests.test_dashboard_app import (
     expected_candidates,
     write_gold_tables,
     write_predictions,
-    write_purchases,
 )
 
 CHROMIUM = browser.find_chromium()
@@ -81,7 +80,6 @@ def test_dashboard_in_chromium_shows_gold_kpis_and_filters_and_sorts(tmp_path, m
     monkeypatch.delenv("LAKEHOUSE_CONF", raising=False)
     root = tmp_path / "lakehouse"
     write_gold_tables(root)
-    write_purchases(root)
     write_predictions(root)
     env = {
         "LAKEHOUSE_ROOT": str(root),

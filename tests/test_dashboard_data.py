@@ -17,9 +17,11 @@ from tests.test_dashboard_app import (
     CALIBRATION,
     CHAMPION_METRICS,
     IMPORTANCES,
+    VIEWERS_SCHEMA,
     log_training_run,
     mlflow_store,
-    write_purchases,
+    viewer_row,
+    write_gold_tables,
 )
 
 MINUTE_0 = pd.Timestamp("2026-12-04 15:00", tz="UTC")
@@ -267,39 +269,11 @@ def test_per_minute_chart_keeps_float_values():
     pd.testing.assert_frame_equal(data.per_minute_chart(revenue, "revenue", None), expected)
 
 
-def test_revenue_per_minute_sums_price_times_quantity_per_stream_and_minute():
-    purchases = pd.DataFrame(
-        {
-            "stream_id": ["s1", "s1", "s2", "s1"],
-            "event_time": pd.to_datetime(
-                [
-                    "2026-12-04 15:00:10",
-                    "2026-12-04 15:00:59.999",
-                    "2026-12-04 15:00:30",
-                    "2026-12-04 15:01:00",
-                ],
-                utc=True,
-                format="ISO8601",
-            ),
-            "price": [Decimal("10.00"), Decimal("5.50"), Decimal("19.99"), Decimal("1.25")],
-            "quantity": pd.array([2, 1, 1, 4], dtype="int32"),
-        }
-    )
-    expected = pd.DataFrame(
-        {
-            "stream_id": ["s1", "s1", "s2"],
-            "minute": pd.DatetimeIndex([MINUTE_0, MINUTE_1, MINUTE_0]).as_unit("us"),
-            "revenue": [25.5, 5.0, 19.99],
-        }
-    )
+def test_load_revenue_per_minute_reads_the_gold_minutes_with_purchases(tmp_path):
+    # s1 minute 1 has viewers but no purchase: no row, the chart counts it 0.
+    write_gold_tables(tmp_path)
 
-    pd.testing.assert_frame_equal(data.revenue_per_minute(purchases), expected)
-
-
-def test_load_revenue_per_minute_reads_only_purchases(tmp_path):
-    write_purchases(tmp_path)
-
-    revenue = data.load_revenue_per_minute(str(tmp_path / "silver" / "events"))
+    revenue = data.load_revenue_per_minute(str(tmp_path / "gold" / "viewers_per_minute"))
 
     expected = pd.DataFrame(
         {
@@ -311,25 +285,22 @@ def test_load_revenue_per_minute_reads_only_purchases(tmp_path):
     pd.testing.assert_frame_equal(revenue, expected)
 
 
-def test_revenue_per_minute_without_purchases_charts_nothing():
-    purchases = pd.DataFrame(
-        {
-            "stream_id": pd.Series([], dtype="str"),
-            "event_time": pd.Series([], dtype="datetime64[us, UTC]"),
-            "price": pd.Series([], dtype="object"),
-            "quantity": pd.Series([], dtype="int32"),
-        }
-    )
+def test_load_revenue_per_minute_without_purchases_charts_nothing(tmp_path):
+    path = str(tmp_path / "gold" / "viewers_per_minute")
+    rows = [viewer_row("s1", MINUTE_0, 3), viewer_row("s2", MINUTE_1, 2)]
+    write_deltalake(path, pa.Table.from_pylist(rows, schema=VIEWERS_SCHEMA))
 
-    revenue = data.revenue_per_minute(purchases)
+    revenue = data.load_revenue_per_minute(path)
 
     assert list(revenue.columns) == ["stream_id", "minute", "revenue"]
     assert revenue.empty
     assert data.per_minute_chart(revenue, "revenue", None, recent_minutes=60).empty
 
 
-def test_load_revenue_per_minute_before_silver_exists(tmp_path):
-    assert data.load_revenue_per_minute(str(tmp_path / "silver" / "events")) is None
+def test_load_revenue_per_minute_before_gold_exists(tmp_path):
+    path = str(tmp_path / "gold" / "viewers_per_minute")
+
+    assert data.load_revenue_per_minute(path) is None
 
 
 def retarget_inputs() -> tuple[pd.DataFrame, pd.DataFrame]:

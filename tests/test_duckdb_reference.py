@@ -107,6 +107,10 @@ EXPECTED = {
     # 10:30, 10:40, 10:45 (v2): 10 rows, 9 x 1 + 2 = 11 viewers.
     "viewers_per_minute_rows": 10,
     "viewers_per_minute_sum": 11,
+    # a's purchase in 10:13 (2 x 12.50 = 25.00) and b's in 10:45 (1 x 9.99); a's
+    # add_to_cart carries a price but is no sale.
+    "viewers_per_minute_purchases_sum": 2,
+    "viewers_per_minute_revenue_sum": Decimal("34.99"),
 }
 
 

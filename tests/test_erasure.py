@@ -138,6 +138,8 @@ def test_gold_counts_the_remaining_viewers_only(spark, erased_lake):
     assert (kpis.total_sessions, kpis.unique_viewers, kpis.purchases) == (3, 3, 0)
     got = {(row.stream_id, row.minute): row.active_viewers for row in minutes}
     assert got == expected_viewers_per_minute()
+    # The erased viewer's purchases leave the minutes they were counted in.
+    assert {(row.purchases, str(row.revenue)) for row in minutes} == {(0, "0.00")}
 
 
 def test_after_the_vacuum_no_data_file_of_bronze_names_the_viewer(erased_lake):

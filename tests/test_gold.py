@@ -214,33 +214,75 @@ VIEWER_EVENT_SCHEMA = schema(
     event_time=T.TimestampType(),
     stream_id=T.StringType(),
     viewer_id=T.StringType(),
+    price=T.DecimalType(10, 2),
+    quantity=T.IntegerType(),
 )
 
 
+def per_minute(spark, events: list[tuple]) -> list[tuple]:
+    frame = gold.viewers_per_minute(spark.createDataFrame(events, VIEWER_EVENT_SCHEMA))
+    return sorted(tuple(row) for row in frame.collect())
+
+
 def test_viewers_per_minute_counts_distinct_viewers_per_stream_and_minute(spark):
-    viewer_events = spark.createDataFrame(
+    counted = per_minute(
+        spark,
         [
             # s1, minute 10:00: v1 twice (counted once) and v2.
-            ("join", at("10:00:00"), "s1", "v1"),
-            ("heartbeat", at("10:00:59.999"), "s1", "v1"),
-            ("join", at("10:00:30"), "s1", "v2"),
+            ("join", at("10:00:00"), "s1", "v1", None, None),
+            ("heartbeat", at("10:00:59.999"), "s1", "v1", None, None),
+            ("join", at("10:00:30"), "s1", "v2", None, None),
             # 10:01:00.000 exactly opens the next window.
-            ("like", at("10:01:00"), "s1", "v1"),
+            ("like", at("10:01:00"), "s1", "v1", None, None),
             # A stream event has no viewer: it makes no 10:02 row.
-            ("stream_end", at("10:02:00"), "s1", None),
+            ("stream_end", at("10:02:00"), "s1", None, None, None),
             # The same viewer on another stream counts there.
-            ("join", at("10:00:10"), "s2", "v1"),
+            ("join", at("10:00:10"), "s2", "v1", None, None),
         ],
-        VIEWER_EVENT_SCHEMA,
     )
 
-    counted = [tuple(row) for row in gold.viewers_per_minute(viewer_events).collect()]
-
-    assert sorted(counted) == [
-        ("s1", at("10:00:00"), 2),
-        ("s1", at("10:01:00"), 1),
-        ("s2", at("10:00:00"), 1),
+    zero = Decimal("0.00")
+    assert counted == [
+        ("s1", at("10:00:00"), 2, 0, zero),
+        ("s1", at("10:01:00"), 1, 0, zero),
+        ("s2", at("10:00:00"), 1, 0, zero),
     ]
+
+
+def test_viewers_per_minute_sums_the_purchases_of_each_minute(spark):
+    counted = per_minute(
+        spark,
+        [
+            # 10:00: two purchases, 2 x 19.99 + 1 x 5.00 = 44.98; an add_to_cart is no sale.
+            ("purchase", at("10:00:05"), "s1", "v1", Decimal("19.99"), 2),
+            ("purchase", at("10:00:50"), "s1", "v2", Decimal("5.00"), 1),
+            ("add_to_cart", at("10:00:40"), "s1", "v3", Decimal("99.00"), 1),
+            # 10:01: one purchase, 3 x 0.10 = 0.30.
+            ("purchase", at("10:01:59.999"), "s1", "v1", Decimal("0.10"), 3),
+            # 10:02: viewers but no purchase: 0 purchases, revenue 0.00.
+            ("heartbeat", at("10:02:10"), "s1", "v2", None, None),
+        ],
+    )
+
+    assert counted == [
+        ("s1", at("10:00:00"), 3, 2, Decimal("44.98")),
+        ("s1", at("10:01:00"), 1, 1, Decimal("0.30")),
+        ("s1", at("10:02:00"), 1, 0, Decimal("0.00")),
+    ]
+
+
+def test_viewers_per_minute_types_its_counts_and_revenue_as_gold_kpis_do(spark):
+    events = spark.createDataFrame([], VIEWER_EVENT_SCHEMA)
+
+    types = dict(gold.viewers_per_minute(events).dtypes)
+
+    assert types == {
+        "stream_id": "string",
+        "minute": "timestamp",
+        "active_viewers": "bigint",
+        "purchases": "bigint",
+        "revenue": "decimal(18,2)",
+    }
 
 
 # gold.kpis

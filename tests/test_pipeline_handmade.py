@@ -89,6 +89,19 @@ def test_active_viewers_per_minute_match_the_timeline(spark, handmade_lake):
     assert got == handmade.EXPECTED_VIEWERS_PER_MINUTE
 
 
+def test_purchases_and_revenue_per_minute_match_the_timeline(spark, handmade_lake):
+    per_minute = _table(spark, handmade_lake, config.GOLD_VIEWERS_PER_MINUTE)
+    got = {
+        row.minute.strftime("%H:%M"): (row.purchases, str(row.revenue))
+        for row in per_minute.where(F.col("stream_id") == "s1").collect()
+    }
+    expected = {
+        minute: handmade.EXPECTED_SALES_PER_MINUTE.get(minute, (0, "0.00"))
+        for minute in handmade.EXPECTED_VIEWERS_PER_MINUTE
+    }
+    assert got == expected
+
+
 def test_sessions_close_on_leave_or_stay_open(spark, handmade_lake):
     facts = _table(spark, handmade_lake, config.GOLD_SESSIONS)
     got = {

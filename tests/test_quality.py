@@ -171,8 +171,31 @@ def test_the_rfm_suite_accepts_scores_one_to_five_only(spark, gate):
     assert result[("expect_column_values_to_be_in_set", "m_score")] == (True, 0)
 
 
+VIEWERS_SCHEMA = "stream_id string, active_viewers long, purchases long, revenue decimal(18,2)"
+
+
+def minute_row(active_viewers: int) -> tuple:
+    """A gold/viewers_per_minute row of stream s1 without purchases."""
+    return ("s1", active_viewers, 0, Decimal("0.00"))
+
+
+def test_the_viewers_suite_fails_negative_purchases_and_revenue(spark, gate):
+    viewers = spark.createDataFrame(
+        [("s1", 3, -1, Decimal("5.00")), ("s1", 2, 1, Decimal("-0.01")), minute_row(1)],
+        VIEWERS_SCHEMA,
+    )
+
+    result = outcome_of(gate.validate(viewers, quality.gold_suites()["gold_viewers_per_minute"]))
+
+    assert result == {
+        ("expect_column_values_to_be_between", "active_viewers"): (True, 0),
+        ("expect_column_values_to_be_between", "purchases"): (False, 1),
+        ("expect_column_values_to_be_between", "revenue"): (False, 1),
+    }
+
+
 def _failing_outcome(spark, gate, action: str) -> quality.SuiteOutcome:
-    viewers = spark.createDataFrame([("s1", 0), ("s1", 4)], "stream_id string, active_viewers long")
+    viewers = spark.createDataFrame([minute_row(0), minute_row(4)], VIEWERS_SCHEMA)
     result = gate.validate(viewers, quality.gold_suites()["gold_viewers_per_minute"])
     return quality.SuiteOutcome(
         "gold_viewers_per_minute", "gold/viewers_per_minute", action, result
@@ -186,9 +209,8 @@ def test_an_outcome_becomes_data_quality_rows(spark, gate):
     frame = quality.results_frame(spark, [outcome], "gold_metrics", 7, checked_at)
     rows = [row.asDict() for row in frame.collect()]
 
-    assert frame.schema == quality.RESULT_SCHEMA
-    assert rows == [
-        {
+    def row(column: str, unexpected: list[int]) -> dict:
+        return {
             "run_id": "gold_metrics:7",
             "checked_at": checked_at,
             "source": "gold_metrics",
@@ -196,15 +218,20 @@ def test_an_outcome_becomes_data_quality_rows(spark, gate):
             "suite": "gold_viewers_per_minute",
             "table_name": "gold/viewers_per_minute",
             "expectation": "expect_column_values_to_be_between",
-            "column_name": "active_viewers",
-            "success": False,
+            "column_name": column,
+            "success": not unexpected,
             "element_count": 2,
-            "unexpected_count": 1,
-            "unexpected_percent": 50.0,
-            "observed_value": json.dumps({"unexpected_count": 1, "sample": [0]}),
+            "unexpected_count": len(unexpected),
+            "unexpected_percent": 50.0 * len(unexpected),
+            "observed_value": json.dumps(
+                {"unexpected_count": len(unexpected), "sample": unexpected}
+            ),
             "action": "log",
         }
-    ]
+
+    assert frame.schema == quality.RESULT_SCHEMA
+    # Only active_viewers fails (the row with 0); purchases and revenue pass.
+    assert rows == [row("active_viewers", [0]), row("purchases", []), row("revenue", [])]
 
 
 def test_a_failed_stop_suite_saves_its_results_then_raises_with_the_failure(spark, gate):
@@ -216,7 +243,7 @@ def test_a_failed_stop_suite_saves_its_results_then_raises_with_the_failure(spar
         3,
         saved.append,
     )
-    viewers = spark.createDataFrame([("s1", 0)], "stream_id string, active_viewers long")
+    viewers = spark.createDataFrame([minute_row(0)], VIEWERS_SCHEMA)
 
     with pytest.raises(quality.DataQualityError) as raised:
         checks.run(quality.gold_suites()["gold_viewers_per_minute"], "gold/vpm", viewers)
@@ -236,7 +263,7 @@ def test_a_failed_log_suite_warns_and_goes_on(spark, gate, caplog):
     checks = quality.BatchChecks(
         lambda: gate, quality.QualitySettings(), "gold_metrics", 4, saved.append
     )
-    viewers = spark.createDataFrame([("s1", 0)], "stream_id string, active_viewers long")
+    viewers = spark.createDataFrame([minute_row(0)], VIEWERS_SCHEMA)
 
     with caplog.at_level(logging.WARNING, logger="lakehouse.quality"):
         checks.run(quality.gold_suites()["gold_viewers_per_minute"], "gold/vpm", viewers)
@@ -257,7 +284,7 @@ def test_a_batch_that_is_not_due_runs_no_suite(spark):
         1,
         saved.append,
     )
-    viewers = spark.createDataFrame([("s1", 0)], "stream_id string, active_viewers long")
+    viewers = spark.createDataFrame([minute_row(0)], VIEWERS_SCHEMA)
 
     checks.run(quality.gold_suites()["gold_viewers_per_minute"], "gold/vpm", viewers)
     checks.finish()

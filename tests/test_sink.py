@@ -47,3 +47,17 @@ def test_a_merge_of_duplicate_keys_without_newest_by_is_refused_not_guessed(spar
 
     with pytest.raises(Exception, match="DELTA_MULTIPLE_SOURCE_ROW_MATCHING_TARGET_ROW_IN_MERGE"):
         merge_upsert(batch, path, ["session_id"])
+
+
+def test_a_merge_adds_a_new_column_to_an_existing_table(spark, tmp_path):
+    path = str(tmp_path / "sessions")
+    merge_upsert(
+        spark.createDataFrame([("a", 1, "10:00"), ("b", 2, "10:01")], SCHEMA), path, ["session_id"]
+    )
+    batch = spark.createDataFrame([("a", 3, "10:05", 7)], SCHEMA + ", purchases long")
+
+    merge_upsert(batch, path, ["session_id"])
+
+    # The row the MERGE did not touch holds null in the new column.
+    assert read_table(spark, path).columns == ["session_id", "events", "last_event_at", "purchases"]
+    assert rows(spark, path) == [("a", 3, "10:05", 7), ("b", 2, "10:01", None)]

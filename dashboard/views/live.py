@@ -1,7 +1,7 @@
 """Live: the KPI tiles, active viewers and revenue per minute, the most engaged open sessions.
 
-Reads gold/kpis, gold/streams, gold/viewers_per_minute, gold/fct_sessions,
-gold/predicted_conversions and the purchases of silver/events.
+Reads gold/kpis, gold/streams, gold/viewers_per_minute, gold/fct_sessions and
+gold/predicted_conversions.
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ def per_minute_charts(settings: config.Settings, stream_id: str | None) -> None:
         st.line_chart(chart, x_label="minute (UTC)", y_label="active viewers")
 
     st.subheader("Revenue (GMV) per minute")
-    revenue = common.load_revenue_per_minute(settings.table(config.SILVER_EVENTS))
+    revenue = common.load_revenue_per_minute(settings.table(config.GOLD_VIEWERS_PER_MINUTE))
     if revenue is None:
-        common.waiting("no events yet (silver/events).")
+        common.waiting("no revenue per minute yet (gold/viewers_per_minute).")
         return
     chart = data.per_minute_chart(revenue, "revenue", stream_id, recent_minutes=window)
     if chart.empty:

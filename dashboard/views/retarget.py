@@ -40,7 +40,9 @@ COLUMN_CONFIG = {
 
 def retarget_panels(settings: config.Settings) -> None:
     predictions = common.load_predicted_conversions(settings.table(config.GOLD_PREDICTIONS))
-    sessions = common.load_session_status(settings.table(config.GOLD_SESSIONS))
+    sessions = common.load_session_status(
+        settings.table(config.GOLD_SESSIONS), settings.table(config.GOLD_PREDICTIONS)
+    )
     if predictions is None or sessions is None:
         common.waiting(
             "no scored sessions yet (gold/predicted_conversions): the live stream scores "
