@@ -13,14 +13,14 @@ Output: JSON on stdout: the tables built (rows, files, commits, bytes) and, per 
 
 The tables are written the way the Spark pipeline leaves them after --hours of running
 (docs/tables.md, lakehouse/pipeline.py): Spark's column names and types, Parquet files as
-Spark writes them (INT96 timestamps, decimals as integers, snappy), Spark's file statistics
-in the Delta log (min/max truncated as Spark does, none for booleans), a checkpoint every 10
-commits, and --commits commits per table. MERGE-written tables (fct_sessions, streams,
-viewers_per_minute, predicted_conversions) get each row in the commit of the time it was
-last updated; kpis and rfm_analysis are overwritten --commits times; the appended ones
-(silver/quarantine, gold/data_quality) get one append per time slice. Files
-per commit follow the pipeline's parallelism: 2 (spark.sql.shuffle.partitions) for gold, one
-per Kafka partition (3) for silver/quarantine.
+the pipeline's Spark writes them (microsecond timestamps, decimals as integers, snappy),
+Spark's file statistics in the Delta log (min/max truncated as Spark does, none for
+booleans), a checkpoint every 10 commits, and --commits commits per table. MERGE-written
+tables (fct_sessions, streams, viewers_per_minute, predicted_conversions) get each row in
+the commit of the time it was last updated; kpis and rfm_analysis are overwritten --commits
+times; the appended ones (silver/quarantine, gold/data_quality) get one append per time
+slice. Files per commit follow the pipeline's parallelism: 2 (spark.sql.shuffle.partitions)
+for gold, one per Kafka partition (3) for silver/quarantine.
 
 Each page is timed in a fresh process with the undecorated loaders of dashboard/data.py and
 dashboard/health.py (no st.cache_data) plus the pure shaping the page does before drawing,
@@ -203,13 +203,16 @@ def spark_stats(table: pa.Table) -> str:
 
 
 def _write_parquet(table: pa.Table, path: Path) -> None:
-    """One data file as Spark writes it: INT96 timestamps, decimals as integers, snappy."""
+    """One data file as the pipeline's Spark writes it (conf/spark-defaults.conf).
+
+    Timestamps as 64-bit microseconds, decimals as integers, snappy.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(
         table,
         path,
         compression="snappy",
-        use_deprecated_int96_timestamps=True,
+        coerce_timestamps="us",
         store_decimal_as_integer=True,
         store_schema=False,
     )

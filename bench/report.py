@@ -15,6 +15,8 @@ from typing import Any
 def _number(value: Any, digits: int = 1) -> str:
     if value is None:
         return "n/a"
+    if isinstance(value, str):
+        return value
     if isinstance(value, int) or (isinstance(value, float) and value >= 1000):
         return f"{value:,.0f}"
     return f"{value:,.{digits}f}"

@@ -49,8 +49,9 @@ OPEN_SESSION_COLUMNS = (
 )
 
 
-# Spark writes timestamps as Parquet INT96 unless told otherwise; decoding them straight to
-# microseconds, the tables' unit, saves a pass through nanoseconds.
+# Files written before conf/spark-defaults.conf set TIMESTAMP_MICROS hold Parquet INT96
+# timestamps; decoding those straight to microseconds, the tables' unit, saves a pass
+# through nanoseconds.
 INT96_UNIT = "us"
 
 
