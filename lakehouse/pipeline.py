@@ -428,6 +428,7 @@ class GoldBatch(QualityCheckedBatch):
         stream_rows: DataFrame,
         checks: BatchChecks,
     ) -> None:
+        """Merge the facts of the sessions to refresh into gold/fct_sessions."""
         path = self.settings.table(config.GOLD_SESSIONS)
         if not table_exists(spark, self.settings.table(config.SILVER_SESSIONS)):
             return
