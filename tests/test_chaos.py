@@ -44,7 +44,7 @@ from lakehouse.producers.simulator import SimulatorConfig, generate_events
 from lakehouse.sessions import SESSION_COLUMNS, build_sessions
 from lakehouse.sink import read_table
 
-# Not in `make test` (CI): on 2 cores it takes about 15 minutes. `make test-chaos` runs it.
+# Not in `make test` (CI): on 2 cores it takes 8 to 15 minutes. `make test-chaos` runs it.
 pytestmark = [pytest.mark.slow, pytest.mark.chaos]
 
 log = logging.getLogger(__name__)
