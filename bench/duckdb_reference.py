@@ -34,26 +34,13 @@ from deltalake import DeltaTable
 from lakehouse import config
 from lakehouse.config import Settings, load_settings
 from lakehouse.contract import EVENT_TYPES, FIELDS
+from lakehouse.gold import KPI_COLUMNS
 
 log = logging.getLogger(__name__)
 
-# The KPI columns of gold/kpis (scope 'all') that DuckDB recomputes; computed_at
-# is the wall clock of the Spark batch and has no counterpart.
-KPI_FIGURES = (
-    "total_sessions",
-    "unique_viewers",
-    "converted_sessions",
-    "conversion_rate",
-    "drop_off_rate",
-    "avg_session_duration_seconds",
-    "click_to_purchase_lag_mean_seconds",
-    "click_to_purchase_lag_median_seconds",
-    "avg_engagement_score",
-    "purchases",
-    "revenue",
-    "events",
-    "as_of",
-)
+# The KPI columns of gold/kpis (scope 'all') that DuckDB recomputes: all but the
+# scope and computed_at, the wall clock of the Spark batch, which has no counterpart.
+KPI_FIGURES = tuple(name for name in KPI_COLUMNS if name not in ("scope", "computed_at"))
 TABLE_FIGURES = (
     "fct_sessions_rows",
     "viewers_per_minute_rows",
