@@ -1411,8 +1411,7 @@ def retarget_page(settings: config.Settings, steps: dict[str, float]) -> None:
         ),
     )
     _timed(steps, "shown", lambda: matching.head(RETARGET_SHOWN))
-    # The download button gets the CSV of every matching session on each run of the page.
-    _timed(steps, "csv_bytes", data.csv_bytes, matching)
+    # The download button builds its CSV when clicked, not when the page loads.
 
 
 def segments_page(settings: config.Settings, steps: dict[str, float]) -> None:

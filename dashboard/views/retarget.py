@@ -83,7 +83,9 @@ def retarget_panels(settings: config.Settings) -> None:
     st.dataframe(matching.head(limit), hide_index=True, column_config=COLUMN_CONFIG)
     st.download_button(
         f"Download {len(matching):,} sessions as CSV",
-        data.csv_bytes(matching),
+        # Built on click, not on every refresh: the CSV of every scored session is the
+        # costliest part of this page (bench/results/bench.md).
+        lambda: data.csv_bytes(matching),
         file_name="sessions_to_retarget.csv",
         mime="text/csv",
         on_click="ignore",
