@@ -59,11 +59,14 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from deltalake import DeltaTable, Schema
 from deltalake.transaction import AddAction, create_table_with_add_actions
+from pyspark.sql.pandas.types import to_arrow_schema
 
 from dashboard import data, health
 from lakehouse import config, progress
 from lakehouse.contract import DEVICE_TYPES
 from lakehouse.producers.simulator import DEVICE_WEIGHTS, QUANTITY_WEIGHTS, STATE_WEIGHTS
+from lakehouse.quality import RESULT_SCHEMA
+from lakehouse.segments import SCORED_COLUMNS
 
 log = logging.getLogger(__name__)
 
@@ -772,18 +775,7 @@ def named_segments(rfm_table: pa.Table, scores: pd.DataFrame) -> pa.Table:
     ).astype(np.int32)
     return pa.table(
         {
-            **{
-                name: rfm_table.column(name)
-                for name in (
-                    "viewer_id",
-                    "recency_days",
-                    "frequency",
-                    "monetary",
-                    "r_score",
-                    "f_score",
-                    "m_score",
-                )
-            },
+            **{name: rfm_table.column(name) for name in SCORED_COLUMNS if name != "cluster"},
             "cluster": pa.array(cluster),
             "segment_name": choose_strings(SEGMENT_NAMES, cluster),
         }
@@ -995,24 +987,8 @@ def quarantine_batch(
     )
 
 
-QUALITY_SCHEMA = pa.schema(
-    [
-        ("run_id", pa.string()),
-        ("checked_at", TIMESTAMP),
-        ("source", pa.string()),
-        ("batch_id", pa.int64()),
-        ("suite", pa.string()),
-        ("table_name", pa.string()),
-        ("expectation", pa.string()),
-        ("column_name", pa.string()),
-        ("success", pa.bool_()),
-        ("element_count", pa.int64()),
-        ("unexpected_count", pa.int64()),
-        ("unexpected_percent", pa.float64()),
-        ("observed_value", pa.string()),
-        ("action", pa.string()),
-    ]
-)
+# gold/data_quality as lakehouse/quality.py declares it for Spark.
+QUALITY_SCHEMA = to_arrow_schema(RESULT_SCHEMA)
 
 
 def quality_checks() -> dict[str, list[tuple[str, str, str, str | None]]]:
@@ -1170,52 +1146,31 @@ def build_gold(
         time.perf_counter() - started,
     )
 
-    facts = fct_sessions(sim, engagement)
-    writer = DeltaWriter(
-        Path(table_path(config.GOLD_SESSIONS)), facts.schema, GOLD_FILES_PER_COMMIT, seed=seed
-    )
-    commit_in_slices(writer, facts, _slice_of(sim.updated, scenario), commits)
+    def merged(name: str, table: pa.Table, updated: np.ndarray) -> None:
+        """A MERGE-written table: each row in the commit of the slice it was last updated in."""
+        writer = DeltaWriter(Path(table_path(name)), table.schema, GOLD_FILES_PER_COMMIT, seed=seed)
+        commit_in_slices(writer, table, _slice_of(updated, scenario), commits)
 
+    def overwritten(name: str, table: pa.Table, times: int, sample_rows: int, files: int) -> None:
+        writer = DeltaWriter(Path(table_path(name)), table.schema, files, seed=seed)
+        _overwrites(writer, table, times, sample_rows)
+
+    merged(config.GOLD_SESSIONS, fct_sessions(sim, engagement), sim.updated)
     predictions, scored_at = predicted_conversions(sim, engagement, rng)
-    writer = DeltaWriter(
-        Path(table_path(config.GOLD_PREDICTIONS)),
-        predictions.schema,
-        GOLD_FILES_PER_COMMIT,
-        seed=seed,
-    )
-    commit_in_slices(writer, predictions, _slice_of(scored_at, scenario), commits)
-
+    merged(config.GOLD_PREDICTIONS, predictions, scored_at)
     viewers, minutes = viewers_per_minute(sim)
-    writer = DeltaWriter(
-        Path(table_path(config.GOLD_VIEWERS_PER_MINUTE)),
-        viewers.schema,
-        GOLD_FILES_PER_COMMIT,
-        seed=seed,
-    )
-    commit_in_slices(writer, viewers, _slice_of(minutes, scenario), commits)
-
+    merged(config.GOLD_VIEWERS_PER_MINUTE, viewers, minutes)
     kpi_table = kpis(sim, engagement)
-    writer = DeltaWriter(
-        Path(table_path(config.GOLD_KPIS)), kpi_table.schema, GOLD_FILES_PER_COMMIT, seed=seed
-    )
-    _overwrites(writer, kpi_table, commits, kpi_table.num_rows)
+    overwritten(config.GOLD_KPIS, kpi_table, commits, kpi_table.num_rows, GOLD_FILES_PER_COMMIT)
     # gold/streams is merged with each batch's stream events: a stream's row is rewritten
     # at its start and its end.
-    streams = streams_table(sim)
-    writer = DeltaWriter(
-        Path(table_path(config.GOLD_STREAMS)), streams.schema, GOLD_FILES_PER_COMMIT, seed=seed
-    )
     last_change = np.where(sim.stream_end >= 0, sim.stream_end, sim.stream_start)
-    commit_in_slices(writer, streams, _slice_of(last_change, scenario), commits)
+    merged(config.GOLD_STREAMS, streams_table(sim), last_change)
     rfm_table, scores = rfm(sim)
     # rfm() ranks over one window without partitions: Spark writes a single file.
-    writer = DeltaWriter(Path(table_path(config.GOLD_RFM)), rfm_table.schema, 1, seed=seed)
-    _overwrites(writer, rfm_table, commits, 1000)
+    overwritten(config.GOLD_RFM, rfm_table, commits, 1000, 1)
     named = named_segments(rfm_table, scores)
-    writer = DeltaWriter(
-        Path(table_path(config.GOLD_SEGMENTS_NAMED)), named.schema, GOLD_FILES_PER_COMMIT, seed=seed
-    )
-    _overwrites(writer, named, 2, 1000)
+    overwritten(config.GOLD_SEGMENTS_NAMED, named, 2, 1000, GOLD_FILES_PER_COMMIT)
     log.info("gold written after %.1f s", time.perf_counter() - started)
 
     plan = plan_events(sim, rng)
