@@ -61,6 +61,7 @@ from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 from kafka import KafkaConsumer, KafkaProducer
 
+from bench.live import rows_in, start_pipeline
 from bench.workload import Workload, probe_event
 from lakehouse import config
 from lakehouse.broker import KAFKA_JARS, EmbeddedBroker, free_port
@@ -186,15 +187,6 @@ def produce(bootstrap: str, topic: str, workload: Workload, first: int, count: i
     producer.flush()
     producer.close()
     return count / (time.perf_counter() - started)
-
-
-def rows_in(path: str) -> int:
-    """Rows of a Delta table from its log's statistics (0 before it exists)."""
-    try:
-        actions = DeltaTable(path).get_add_actions(flatten=True)
-    except TableNotFoundError:
-        return 0
-    return int(sum(actions.column("num_records").to_pylist()))
 
 
 # --- stage 1: raw consume rate ------------------------------------------------------------
@@ -413,14 +405,6 @@ def latency_run(
     if args.trigger_interval:
         streaming["trigger_interval"] = args.trigger_interval
     conf = conf_file(Path(args.conf), work / "live.toml", {"streaming": streaming})
-    env = {
-        **os.environ,
-        "LAKEHOUSE_CONF": str(conf),
-        "LAKEHOUSE_KAFKA_BOOTSTRAP": broker.bootstrap_servers,
-        "LAKEHOUSE_KAFKA_TOPIC": topic,
-        "LAKEHOUSE_ROOT": str(root),
-        "MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlflow.db'}",
-    }
     ensure_topic(broker.bootstrap_servers, topic, partitions=3)
     sender = LiveSender(broker.bootstrap_servers, topic, rate, Workload())
     seen: dict[str, float] = {}
@@ -431,13 +415,8 @@ def latency_run(
         daemon=True,
     )
     with (work / f"live-pipeline-{rate:g}.log").open("w") as pipeline_log:
-        pipeline = subprocess.Popen(
-            ["scripts/submit.sh", "jobs/pipeline.py", "--trigger", "processing_time"],
-            cwd=PROJECT_DIR,
-            env=env,
-            stdout=pipeline_log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+        pipeline = start_pipeline(
+            broker.bootstrap_servers, topic, root, work / "mlflow.db", pipeline_log, conf
         )
         try:
             sender.start()

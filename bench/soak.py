@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import signal
-import subprocess
 import tempfile
 import threading
 import time
@@ -33,19 +32,17 @@ from pathlib import Path
 from statistics import mean
 from typing import Any
 
-from deltalake import DeltaTable
-from deltalake.exceptions import TableNotFoundError
-
+from bench.live import rows_in, start_pipeline
+from bench.workload import Workload
 from lakehouse import config
 from lakehouse.broker import EmbeddedBroker, free_port
 from lakehouse.config import PROJECT_DIR
 from lakehouse.contract import format_time
 from lakehouse.producers.kafka_sink import create_producer, encode_event, ensure_topic
-from lakehouse.producers.simulator import SimulatorConfig, generate_events
+from lakehouse.producers.simulator import SimulatorConfig
 from lakehouse.progress import read_progress
 
 TOPIC = "soak_events"
-ID_FIELDS = ("event_id", "session_id", "order_id")
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
@@ -70,18 +67,7 @@ class Sender(threading.Thread):
         self.rate = rate
         self.seconds = seconds
         self.sent = 0
-        self.events = generate_events(SimulatorConfig(), datetime(2026, 1, 1, tzinfo=UTC))
-
-    def _event(self, number: int) -> dict[str, Any]:
-        event = dict(self.events[number % len(self.events)])
-        rounds = number // len(self.events)
-        for name in ID_FIELDS:
-            if event.get(name):
-                event[name] = f"{event[name]}-{rounds}"
-        event["event_time"] = format_time(datetime.now(UTC))
-        if event.get("scheduled_end"):
-            event["scheduled_end"] = format_time(datetime.now(UTC).replace(year=2027))
-        return event
+        self.workload = Workload(SimulatorConfig())
 
     def run(self) -> None:
         started = time.monotonic()
@@ -89,21 +75,12 @@ class Sender(threading.Thread):
             while (elapsed := time.monotonic() - started) < self.seconds:
                 due = int(elapsed * self.rate)
                 while self.sent < due:
-                    event = self._event(self.sent)
+                    event = self.workload.live_event(self.sent, datetime.now(UTC))
                     key, value = encode_event(event)
                     producer.send(TOPIC, key=key, value=value)
                     self.sent += 1
                 time.sleep(0.05)
             producer.flush()
-
-
-def rows_in(path: Path) -> int | None:
-    """Rows of a Delta table from its log's statistics; None before it exists."""
-    try:
-        actions = DeltaTable(str(path)).get_add_actions(flatten=True)
-    except TableNotFoundError:
-        return None
-    return int(sum(actions.column("num_records").to_pylist()))
 
 
 def group_rss_mb(group: int) -> dict[str, float]:
@@ -151,25 +128,13 @@ def main(argv: list[str] | None = None) -> int:
         data_dir=work / "kafka", port=free_port(), controller_port=free_port(), heap="512m"
     )
     broker.start()
-    env = {
-        **os.environ,
-        "LAKEHOUSE_KAFKA_BOOTSTRAP": broker.bootstrap_servers,
-        "LAKEHOUSE_KAFKA_TOPIC": TOPIC,
-        "LAKEHOUSE_ROOT": str(root),
-        "MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlflow.db'}",
-    }
     samples: list[dict[str, Any]] = []
     pipeline = None
+    log_file = (work / "pipeline.log").open("w")
     try:
         ensure_topic(broker.bootstrap_servers, TOPIC, partitions=3)
-        log_file = (work / "pipeline.log").open("w")
-        pipeline = subprocess.Popen(
-            ["scripts/submit.sh", "jobs/pipeline.py", "--trigger", "processing_time"],
-            cwd=PROJECT_DIR,
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+        pipeline = start_pipeline(
+            broker.bootstrap_servers, TOPIC, root, work / "mlflow.db", log_file
         )
         sender = Sender(broker.bootstrap_servers, args.rate, args.minutes * 60)
         sender.start()
@@ -179,10 +144,8 @@ def main(argv: list[str] | None = None) -> int:
             if pipeline.poll() is not None:
                 raise RuntimeError(f"the pipeline exited with {pipeline.returncode}; see {work}")
             progress = {r["name"]: r for r in read_progress(str(root / "_progress"))}
-            bronze = rows_in(root / config.BRONZE_EVENTS) or 0
-            silver = (rows_in(root / config.SILVER_EVENTS) or 0) + (
-                rows_in(root / config.SILVER_QUARANTINE) or 0
-            )
+            bronze = rows_in(root / config.BRONZE_EVENTS)
+            silver = rows_in(root / config.SILVER_EVENTS) + rows_in(root / config.SILVER_QUARANTINE)
             sample = {
                 "seconds": round(time.monotonic() - started),
                 "sent": sender.sent,
@@ -200,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         if pipeline is not None and pipeline.poll() is None:
             os.killpg(pipeline.pid, signal.SIGTERM)
             pipeline.wait(timeout=60)
+        log_file.close()
         broker.stop()
     result = {
         "rate_per_second": args.rate,

@@ -1,0 +1,50 @@
+"""What the benchmarks that run the live pipeline share: starting it, counting its rows."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from typing import IO
+
+from deltalake import DeltaTable
+from deltalake.exceptions import TableNotFoundError
+
+from lakehouse.config import PROJECT_DIR
+
+
+def start_pipeline(
+    bootstrap_servers: str,
+    topic: str,
+    root: Path,
+    mlflow_db: Path,
+    log: IO[str],
+    conf: Path | None = None,
+) -> subprocess.Popen[bytes]:
+    """jobs/pipeline.py under spark-submit on processing-time triggers, in a process group."""
+    env = {
+        **os.environ,
+        "LAKEHOUSE_KAFKA_BOOTSTRAP": bootstrap_servers,
+        "LAKEHOUSE_KAFKA_TOPIC": topic,
+        "LAKEHOUSE_ROOT": str(root),
+        "MLFLOW_TRACKING_URI": f"sqlite:///{mlflow_db}",
+    }
+    if conf is not None:
+        env["LAKEHOUSE_CONF"] = str(conf)
+    return subprocess.Popen(
+        ["scripts/submit.sh", "jobs/pipeline.py", "--trigger", "processing_time"],
+        cwd=PROJECT_DIR,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def rows_in(path: str | Path) -> int:
+    """Rows of a Delta table from its log's statistics; 0 before it exists."""
+    try:
+        actions = DeltaTable(str(path)).get_add_actions(flatten=True)
+    except TableNotFoundError:
+        return 0
+    return int(sum(actions.column("num_records").to_pylist()))
