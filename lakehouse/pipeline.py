@@ -178,6 +178,7 @@ class RoutedBatch(NamedTuple):
     watermark: datetime | None
     clock: datetime | None
     reasons: dict[str | None, int]  # rows per quarantine reason, None for valid events
+    newest_ingest: datetime  # the batch's newest ingest time
 
 
 class SilverBatch(QualityCheckedBatch):
@@ -268,18 +269,30 @@ class SilverBatch(QualityCheckedBatch):
             )
 
         routed = silver.route_events(parsed, history, watermark).persist()
-        # Counted once here, which also fills the cache: recomputed after the
+        # One pass over the batch, which also fills the cache: counted after the
         # events are appended, every row would find itself in silver.
-        reasons = dict(routed.groupBy("reason").count().collect())
+        summary = (
+            routed.groupBy("reason")
+            .agg(
+                F.count("*").alias("rows"),
+                F.max("event_time").alias("newest"),
+                F.max("ingest_time").alias("newest_ingest"),
+            )
+            .collect()
+        )
+        reasons = {row.reason: row["rows"] for row in summary}
+        newest_ingest = max(row.newest_ingest for row in summary)
         events = silver.with_event_date(silver.valid_events(routed)).persist()
         recent = events if history is None else history.unionByName(events)
         # The data clock: silver's newest event, or a newer one of this batch.
-        batch_newest = events.agg(F.max("event_time")).first()[0]
+        batch_newest = next((row.newest for row in summary if row.reason is None), None)
         clock = max((t for t in (newest, batch_newest) if t is not None), default=None)
         touched = events.where(F.col("session_id").isNotNull()).select("session_id").distinct()
         session_events = recent.join(F.broadcast(touched), "session_id", "left_semi")
         sessions = build_sessions(session_events, clock, self.gap_minutes).persist()
-        return RoutedBatch(routed, events, sessions, recent, watermark, clock, reasons)
+        return RoutedBatch(
+            routed, events, sessions, recent, watermark, clock, reasons, newest_ingest
+        )
 
     def _newest_event_time(self, spark: SparkSession) -> datetime | None:
         """The newest event_time in silver/events before this batch; None while it is empty."""
@@ -291,7 +304,6 @@ class SilverBatch(QualityCheckedBatch):
         """The silver suites over this batch: what came in, what was accepted, its sessions."""
         if not checks.due:
             return
-        newest_ingest = batch.rows.agg(F.max("ingest_time")).first()[0]
         stream_events = batch.recent.where(F.col("event_type").isin(*STREAM_EVENT_TYPES))
         session_streams = batch.sessions.select("stream_id").distinct()
         stream_rows = gold.streams(stream_events.join(session_streams, "stream_id", "left_semi"))
@@ -310,7 +322,7 @@ class SilverBatch(QualityCheckedBatch):
                 events_suite,
                 config.SILVER_EVENTS,
                 batch.events,
-                {"event_time_horizon": newest_ingest + self.future_margin},
+                {"event_time_horizon": batch.newest_ingest + self.future_margin},
             )
             checks.run(sessions_suite, config.SILVER_SESSIONS, session_checks)
         finally:
