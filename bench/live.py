@@ -20,8 +20,13 @@ def start_pipeline(
     mlflow_db: Path,
     log: IO[str],
     conf: Path | None = None,
+    job: str = "jobs/pipeline.py",
+    niceness: int = 0,
 ) -> subprocess.Popen[bytes]:
-    """jobs/pipeline.py under spark-submit on processing-time triggers, in a process group."""
+    """A job (by default jobs/pipeline.py) under spark-submit on processing-time triggers.
+
+    It runs in a process group of its own, at the given scheduling niceness.
+    """
     env = {
         **os.environ,
         "LAKEHOUSE_KAFKA_BOOTSTRAP": bootstrap_servers,
@@ -32,7 +37,7 @@ def start_pipeline(
     if conf is not None:
         env["LAKEHOUSE_CONF"] = str(conf)
     return subprocess.Popen(
-        ["scripts/submit.sh", "jobs/pipeline.py", "--trigger", "processing_time"],
+        ["nice", "-n", str(niceness), "scripts/submit.sh", job, "--trigger", "processing_time"],
         cwd=PROJECT_DIR,
         env=env,
         stdout=log,

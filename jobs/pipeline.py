@@ -5,7 +5,8 @@ driver: the cheapest way to run the whole pipeline on a single machine.
 
 --trigger available_now runs bronze, then silver, then gold over what Kafka
 holds now, and stops (catch-up). --trigger processing_time starts every
-query at once and runs until stopped (live).
+query at once and runs until stopped (live), with the live query from Kafka
+to gold/live_activity beside them (conf [live], lakehouse/live.py).
 
 Run:  scripts/submit.sh jobs/pipeline.py [--trigger available_now]
 """
@@ -14,11 +15,13 @@ import sys
 
 from lakehouse.config import load_settings
 from lakehouse.pipeline import (
+    LiveSettings,
     Trigger,
     report_progress,
     run_available_now,
     start_bronze,
     start_gold,
+    start_live,
     start_silver,
 )
 from lakehouse.runner import await_queries, configure_logging, job_arguments
@@ -37,7 +40,10 @@ def main(argv: list[str] | None = None) -> int:
         if trigger.kind == "available_now":
             run_available_now(spark, settings)
         else:
+            # Without it here, jobs/live.py runs the live query as an application of its own.
+            live = LiveSettings.from_settings(settings).enabled
             queries = [
+                *(start_live(spark, settings, trigger) if live else []),
                 *start_bronze(spark, settings, trigger),
                 *start_silver(spark, settings, trigger),
                 *start_gold(spark, settings, trigger),

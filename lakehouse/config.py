@@ -32,6 +32,7 @@ GOLD_PREDICTIONS = "gold/predicted_conversions"
 GOLD_SEGMENTS_SCORED = "gold/customer_segments_scored"
 GOLD_SEGMENTS_NAMED = "gold/customer_segments_named"
 GOLD_DATA_QUALITY = "gold/data_quality"
+GOLD_LIVE_ACTIVITY = "gold/live_activity"
 
 
 @dataclass(frozen=True)

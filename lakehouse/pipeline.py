@@ -8,17 +8,23 @@ Query names double as checkpoint folder names and Delta txnAppIds.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
+from delta.exceptions import (
+    ConcurrentAppendException,
+    ConcurrentDeleteReadException,
+    DeltaConcurrentModificationException,
+)
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import DataStreamWriter, StreamingQuery
 
-from lakehouse import config, gold, quality, silver
+from lakehouse import config, gold, live, quality, silver
 from lakehouse.bronze import to_bronze
 from lakehouse.config import Settings, load_settings
 from lakehouse.contract import STREAM_EVENT_TYPES
@@ -48,6 +54,10 @@ SILVER_EVENTS_QUERY = "silver_events"
 # The txnAppId of silver_events' appends to silver/quarantine.
 SILVER_QUARANTINE_APP_ID = "silver_quarantine"
 GOLD_QUERY = "gold_metrics"
+LIVE_QUERY = "live_activity"
+# The Spark scheduler pool of the live query (spark.scheduler.mode FAIR in
+# conf/spark-defaults.conf): its small jobs go ahead of the layers' queued tasks.
+LIVE_POOL = "live"
 
 # How far back silver looks for the earlier events of the sessions in a batch.
 # A session longer than this (a bot watching for days) is rebuilt from its
@@ -88,19 +98,27 @@ class Trigger:
         raise ValueError(f"unknown trigger {self.kind!r}: use processing_time or available_now")
 
 
-def read_kafka(spark: SparkSession, settings: Settings) -> DataFrame:
+def read_kafka(
+    spark: SparkSession,
+    settings: Settings,
+    starting_offsets: str | None = None,
+    fail_on_data_loss: bool | None = None,
+) -> DataFrame:
+    """The topic as a stream; offsets and data-loss handling from conf [kafka] unless given."""
     kafka = settings.section("kafka")
+    if fail_on_data_loss is None:
+        fail_on_data_loss = bool(kafka.get("fail_on_data_loss", True))
     return (
         spark.readStream.format("kafka")
         .option("kafka.bootstrap.servers", settings.bootstrap_servers)
         # TLS and SASL, from the environment or conf [kafka.security]; none by default.
         .options(**KafkaSecurity.from_settings(settings).spark_options())
         .option("subscribe", settings.topic)
-        .option("startingOffsets", kafka["starting_offsets"])
+        .option("startingOffsets", starting_offsets or kafka["starting_offsets"])
         .option("maxOffsetsPerTrigger", int(kafka["max_offsets_per_trigger"]))
         # Unread data deleted by retention stops the query loudly instead of
         # being skipped without a trace (conf [kafka] fail_on_data_loss).
-        .option("failOnDataLoss", str(bool(kafka.get("fail_on_data_loss", True))).lower())
+        .option("failOnDataLoss", str(fail_on_data_loss).lower())
         .load()
     )
 
@@ -142,6 +160,31 @@ def start_bronze(spark: SparkSession, settings: Settings, trigger: Trigger) -> l
         partition_by=["ingest_date"],
     )
     return [trigger.apply(writer).start()]
+
+
+@dataclass(frozen=True)
+class LiveSettings:
+    """conf [live]: the live query from Kafka to gold/live_activity (lakehouse/live.py)."""
+
+    enabled: bool = True
+    trigger_interval: str = "1 second"
+    starting_offsets: str = "latest"
+    keep_days: int = 1
+    maintenance_minutes: float = 10.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LiveSettings:
+        section = settings.section("live")
+        defaults = cls()
+        return cls(
+            enabled=bool(section.get("enabled", defaults.enabled)),
+            trigger_interval=str(section.get("trigger_interval", defaults.trigger_interval)),
+            starting_offsets=str(section.get("starting_offsets", defaults.starting_offsets)),
+            keep_days=int(section.get("keep_days", defaults.keep_days)),
+            maintenance_minutes=float(
+                section.get("maintenance_minutes", defaults.maintenance_minutes)
+            ),
+        )
 
 
 class QualityCheckedBatch:
@@ -393,6 +436,8 @@ class GoldBatch(QualityCheckedBatch):
         super().__init__(settings)
         self.settings = settings
         self.weights = settings.engagement_weights
+        self.live = LiveSettings.from_settings(settings)
+        self.live_maintained_at: float | None = None
         model = settings.section("model")
         self.threshold = float(model["high_intent_threshold"])
         configure_tracking(settings)
@@ -429,6 +474,8 @@ class GoldBatch(QualityCheckedBatch):
                 self._publish_kpis_and_rfm(spark, clock, checks)
             with times.step("quality_results"):
                 checks.finish()
+            with times.step("live_maintenance"):
+                self._maintain_live_activity(spark, clock)
             log.info("gold batch %s: data clock %s; %s", batch_id, clock, times)
         finally:
             batch.unpersist()
@@ -492,6 +539,41 @@ class GoldBatch(QualityCheckedBatch):
                 overwrite(published, table(path))
             finally:
                 published.unpersist()
+
+    def _maintain_live_activity(self, spark: SparkSession, clock: datetime) -> None:
+        """Every [live] maintenance_minutes: drop gold/live_activity's old days, compact the rest.
+
+        The live query commits a few small files a second. Days before the data
+        clock's date minus [live] keep_days go (gold has long counted them), and
+        the kept days are compacted into few files. Neither conflicts with the
+        live query's blind appends to the current day; a conflict with a late
+        append to an old day leaves the work to the next round, with a warning.
+        """
+        path = self.settings.table(config.GOLD_LIVE_ACTIVITY)
+        now = time.monotonic()
+        due = (
+            self.live_maintained_at is None
+            or now - self.live_maintained_at >= self.live.maintenance_minutes * 60
+        )
+        if not due or not table_exists(spark, path):
+            return
+        self.live_maintained_at = now
+        oldest_kept = clock.date() - timedelta(days=self.live.keep_days)
+        kept = f"event_date >= '{oldest_kept.isoformat()}'"
+        table = DeltaTable.forPath(spark, path)
+        try:
+            table.delete(f"NOT ({kept})")
+            table.optimize().where(kept).executeCompaction()
+        except (
+            ConcurrentAppendException,
+            ConcurrentDeleteReadException,
+            DeltaConcurrentModificationException,
+        ) as error:
+            log.warning(
+                "%s maintenance met a concurrent write; the next round retries: %s", path, error
+            )
+        else:
+            log.info("%s: days before %s deleted, the rest compacted", path, oldest_kept)
 
     def _update_streams(self, spark: SparkSession, batch: DataFrame) -> DataFrame:
         """gold/streams with the batch's stream_start and stream_end events merged in."""
@@ -565,6 +647,58 @@ def start_gold(spark: SparkSession, settings: Settings, trigger: Trigger) -> lis
         .foreachBatch(GoldBatch(settings))
     )
     return [trigger.apply(writer).start()]
+
+
+class LiveBatch:
+    """foreachBatch of live_activity: parsed Kafka rows -> gold/live_activity, one append.
+
+    The append carries the batch id as Delta txnVersion, so a batch replayed
+    after a crash is not written twice.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.path = settings.table(config.GOLD_LIVE_ACTIVITY)
+
+    def __call__(self, parsed_batch: DataFrame, batch_id: int) -> None:
+        spark = parsed_batch.sparkSession
+        # Again here: Python's foreachBatch may submit from a thread of its own.
+        spark.sparkContext.setLocalProperty("spark.scheduler.pool", LIVE_POOL)
+        times = StepTimes()
+        with times.step("append"):
+            # One file per batch: a live batch is a few thousand rows.
+            activity = live.activity(parsed_batch, batch_id).coalesce(1)
+            append_once(activity, self.path, LIVE_QUERY, batch_id, ["event_date"])
+        log.info("live batch %s; %s", batch_id, times)
+
+
+def start_live(spark: SparkSession, settings: Settings, trigger: Trigger) -> list[StreamingQuery]:
+    """Kafka -> gold/live_activity on its own short trigger; nothing for a catch-up.
+
+    It starts from [live] starting_offsets ("latest": the live table is about
+    now, bronze keeps the history) and accepts offsets Kafka has deleted:
+    bronze, not this table, is the record of every message.
+    """
+    options = LiveSettings.from_settings(settings)
+    if trigger.kind != "processing_time":
+        log.info("no live query for a catch-up: gold/live_activity is about now")
+        return []
+    streaming = settings.section("streaming")
+    max_message_bytes = QualitySettings.from_settings(settings).max_message_bytes
+    kafka = read_kafka(spark, settings, options.starting_offsets, fail_on_data_loss=False)
+    parsed = silver.parse_events(
+        to_bronze(kafka), int(streaming["future_margin_seconds"]), max_message_bytes
+    )
+    writer = (
+        parsed.writeStream.queryName(LIVE_QUERY)
+        .option("checkpointLocation", settings.checkpoint(LIVE_QUERY))
+        .foreachBatch(LiveBatch(settings))
+    )
+    # A query's thread takes the pool set when it starts; the next queries must not.
+    spark.sparkContext.setLocalProperty("spark.scheduler.pool", LIVE_POOL)
+    try:
+        return [Trigger("processing_time", options.trigger_interval).apply(writer).start()]
+    finally:
+        spark.sparkContext.setLocalProperty("spark.scheduler.pool", None)
 
 
 def run_available_now(spark: SparkSession, settings: Settings) -> None:
