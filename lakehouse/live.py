@@ -18,8 +18,19 @@ What it gives up for speed, and why that is safe:
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame
+import logging
+from datetime import date
+
+from delta.exceptions import (
+    ConcurrentAppendException,
+    ConcurrentDeleteReadException,
+    DeltaConcurrentModificationException,
+)
+from delta.tables import DeltaTable
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+
+log = logging.getLogger(__name__)
 
 # Columns of gold/live_activity, in order.
 ACTIVITY_COLUMNS = (
@@ -76,3 +87,28 @@ def viewers_per_minute(activity_df: DataFrame) -> DataFrame:
     return activity_df.groupBy("stream_id", "minute").agg(
         F.count_distinct("viewer_id").alias("active_viewers")
     )
+
+
+def trim_and_compact(spark: SparkSession, path: str, oldest_kept: date) -> bool:
+    """Delete gold/live_activity's days before oldest_kept, compact the kept days' files.
+
+    The live query commits a small file a second; compaction keeps reads of
+    the table quick. Both steps work on whole event_date partitions, so neither
+    conflicts with the live query's appends to the current day. A conflict with
+    a late append to an old day leaves the work to the next call: the result is
+    False, with a warning.
+    """
+    kept = f"event_date >= '{oldest_kept.isoformat()}'"
+    table = DeltaTable.forPath(spark, path)
+    try:
+        table.delete(f"NOT ({kept})")
+        table.optimize().where(kept).executeCompaction()
+    except (
+        ConcurrentAppendException,
+        ConcurrentDeleteReadException,
+        DeltaConcurrentModificationException,
+    ) as error:
+        log.warning("%s maintenance met a concurrent write; the next call retries: %s", path, error)
+        return False
+    log.info("%s: days before %s deleted, the rest compacted", path, oldest_kept)
+    return True

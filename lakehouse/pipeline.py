@@ -14,11 +14,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
-from delta.exceptions import (
-    ConcurrentAppendException,
-    ConcurrentDeleteReadException,
-    DeltaConcurrentModificationException,
-)
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -541,13 +536,10 @@ class GoldBatch(QualityCheckedBatch):
                 published.unpersist()
 
     def _maintain_live_activity(self, spark: SparkSession, clock: datetime) -> None:
-        """Every [live] maintenance_minutes: drop gold/live_activity's old days, compact the rest.
+        """Every [live] maintenance_minutes: live.trim_and_compact on gold/live_activity.
 
-        The live query commits a few small files a second. Days before the data
-        clock's date minus [live] keep_days go (gold has long counted them), and
-        the kept days are compacted into few files. Neither conflicts with the
-        live query's blind appends to the current day; a conflict with a late
-        append to an old day leaves the work to the next round, with a warning.
+        Days before the data clock's date minus [live] keep_days go: gold has
+        long counted them.
         """
         path = self.settings.table(config.GOLD_LIVE_ACTIVITY)
         now = time.monotonic()
@@ -558,22 +550,7 @@ class GoldBatch(QualityCheckedBatch):
         if not due or not table_exists(spark, path):
             return
         self.live_maintained_at = now
-        oldest_kept = clock.date() - timedelta(days=self.live.keep_days)
-        kept = f"event_date >= '{oldest_kept.isoformat()}'"
-        table = DeltaTable.forPath(spark, path)
-        try:
-            table.delete(f"NOT ({kept})")
-            table.optimize().where(kept).executeCompaction()
-        except (
-            ConcurrentAppendException,
-            ConcurrentDeleteReadException,
-            DeltaConcurrentModificationException,
-        ) as error:
-            log.warning(
-                "%s maintenance met a concurrent write; the next round retries: %s", path, error
-            )
-        else:
-            log.info("%s: days before %s deleted, the rest compacted", path, oldest_kept)
+        live.trim_and_compact(spark, path, clock.date() - timedelta(days=self.live.keep_days))
 
     def _update_streams(self, spark: SparkSession, batch: DataFrame) -> DataFrame:
         """gold/streams with the batch's stream_start and stream_end events merged in."""

@@ -1,0 +1,231 @@
+"""The live path (lakehouse/live.py): per-minute activity rows, replays, trimming, a real broker.
+
+The unit tests feed tiny bronze frames (tests/test_silver.py's helpers) through
+silver.parse_events, as the live query does; expected rows are worked out by
+hand. The broker test runs the query on processing-time triggers and checks
+active viewers per minute against a count made in plain Python from the events sent.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from pyspark.sql import Row
+
+from lakehouse import config, live, silver
+from lakehouse.config import load_settings
+from lakehouse.pipeline import LIVE_QUERY, LiveBatch, Trigger, start_live
+from lakehouse.producers.kafka_sink import create_producer, ensure_topic, send_events
+from tests.fixtures import handmade
+from tests.test_silver import CART, DAY, LIKE, PURCHASE, STREAM_START, VIEW, at, bronze, message
+
+MINUTE_58 = at("09:58:00")
+MINUTE_59 = at("09:59:00")
+SEEN_AT = at("09:58:30.250000")
+
+# Session a (v1) likes, views, adds 2 x 12.50 to the cart and buys them at 09:58:30.250,
+# the purchase sent twice; it likes again at 09:59:05. Session b (v2) likes at 09:59:10.
+# A message that is not JSON and a stream_start (no viewer) count nowhere.
+BATCH = [
+    message(LIKE),
+    message(VIEW),
+    message(CART),
+    message(PURCHASE),
+    message(PURCHASE),
+    message(LIKE, event_id="e-like-2", event_time=f"{DAY}T09:59:05Z"),
+    message(
+        LIKE,
+        event_id="e-b",
+        session_id="b",
+        viewer_id="v2",
+        device_type="tablet",
+        viewer_state="NY",
+        event_time=f"{DAY}T09:59:10Z",
+    ),
+    b"not json",
+    message(STREAM_START),
+]
+
+
+def activity_of(spark, values, batch_id):
+    return live.activity(silver.parse_events(bronze(spark, values)), batch_id)
+
+
+def test_activity_has_one_row_per_stream_minute_and_session_counted_by_hand(spark):
+    rows = activity_of(spark, BATCH, 7).orderBy("minute", "session_id").collect()
+
+    day = date.fromisoformat(DAY)
+    at_59_05, at_59_10 = at("09:59:05"), at("09:59:10")
+    assert rows == [
+        Row(
+            stream_id="s1",
+            minute=MINUTE_58,
+            session_id="a",
+            viewer_id="v1",
+            device_type="mobile",
+            viewer_state="CA",
+            events=4,
+            cart_adds=1,
+            purchases=1,
+            revenue=Decimal("25.00"),
+            first_event_at=SEEN_AT,
+            last_event_at=SEEN_AT,
+            batch_id=7,
+            event_date=day,
+        ),
+        Row(
+            stream_id="s1",
+            minute=MINUTE_59,
+            session_id="a",
+            viewer_id="v1",
+            device_type="mobile",
+            viewer_state="CA",
+            events=1,
+            cart_adds=0,
+            purchases=0,
+            revenue=Decimal("0.00"),
+            first_event_at=at_59_05,
+            last_event_at=at_59_05,
+            batch_id=7,
+            event_date=day,
+        ),
+        Row(
+            stream_id="s1",
+            minute=MINUTE_59,
+            session_id="b",
+            viewer_id="v2",
+            device_type="tablet",
+            viewer_state="NY",
+            events=1,
+            cart_adds=0,
+            purchases=0,
+            revenue=Decimal("0.00"),
+            first_event_at=at_59_10,
+            last_event_at=at_59_10,
+            batch_id=7,
+            event_date=day,
+        ),
+    ]
+
+
+def test_a_viewer_seen_in_two_batches_counts_once_in_its_minute(spark):
+    # v1 in 09:59 again in batch 8, v3 new in 09:59: 09:59 has v1, v2, v3.
+    later = [
+        message(LIKE, event_id="e-like-3", event_time=f"{DAY}T09:59:40Z"),
+        message(
+            LIKE, event_id="e-c", session_id="c", viewer_id="v3", event_time=f"{DAY}T09:59:50Z"
+        ),
+    ]
+    both = activity_of(spark, BATCH, 7).unionByName(activity_of(spark, later, 8))
+
+    counts = {row.minute: row.active_viewers for row in live.viewers_per_minute(both).collect()}
+
+    assert counts == {MINUTE_58: 1, MINUTE_59: 3}
+
+
+def live_settings(tmp_path, **overrides):
+    return load_settings().with_overrides(
+        root=str(tmp_path / "lake"), mlflow_dir=str(tmp_path / "mlflow"), **overrides
+    )
+
+
+def test_a_replayed_batch_is_not_written_twice(spark, tmp_path):
+    settings = live_settings(tmp_path)
+    write = LiveBatch(settings)
+    parsed = silver.parse_events(bronze(spark, BATCH))
+    path = settings.table(config.GOLD_LIVE_ACTIVITY)
+
+    write(parsed, 0)
+    first = sorted(spark.read.format("delta").load(path).collect())
+    write(parsed, 0)  # the same batch again, as after a crash before the checkpoint's commit
+    again = sorted(spark.read.format("delta").load(path).collect())
+    write(parsed, 1)
+    batches = spark.read.format("delta").load(path).groupBy("batch_id").count().collect()
+
+    assert len(first) == 3
+    assert again == first
+    assert sorted((row.batch_id, row["count"]) for row in batches) == [(0, 3), (1, 3)]
+
+
+def test_trim_and_compact_drops_old_days_and_leaves_one_file_per_kept_day(spark, tmp_path):
+    path = str(tmp_path / "live_activity")
+    today = date.fromisoformat(DAY)
+    for days_back, batch_id in ((3, 0), (1, 1), (1, 2), (0, 3), (0, 4)):
+        day = (today - timedelta(days=days_back)).isoformat()
+        values = [message(LIKE, event_id=f"e{batch_id}", event_time=f"{day}T09:58:30Z")]
+        batch = activity_of(spark, values, batch_id)
+        batch.write.format("delta").mode("append").partitionBy("event_date").save(path)
+    before = spark.read.format("delta").load(path)
+    kept_rows = sorted(before.where(before.event_date >= today - timedelta(days=1)).collect())
+
+    done = live.trim_and_compact(spark, path, today - timedelta(days=1))
+
+    after = spark.read.format("delta").load(path)
+    assert done
+    assert sorted(after.collect()) == kept_rows
+    assert sorted(row.batch_id for row in kept_rows) == [1, 2, 3, 4]
+    assert len(after.inputFiles()) == 2
+
+
+@pytest.mark.slow
+def test_the_live_query_counts_viewers_per_minute_as_plain_python_does(
+    spark, kafka_broker, tmp_path
+):
+    settings = live_settings(
+        tmp_path, bootstrap_servers=kafka_broker.bootstrap_servers, topic="live_path_events"
+    )
+    ensure_topic(settings.bootstrap_servers, settings.topic, partitions=3)
+    path = settings.table(config.GOLD_LIVE_ACTIVITY)
+    viewer_events = [event for event in handmade.EVENTS if "viewer_id" in event]
+    expected: dict[datetime, set[str]] = defaultdict(set)
+    for event in viewer_events:
+        minute = datetime.fromisoformat(event["event_time"]).replace(second=0, microsecond=0)
+        expected[minute.astimezone().replace(tzinfo=None)].add(event["viewer_id"])
+
+    def run_until(rows: int, events: list[dict]) -> None:
+        """Start the query, send once it has read the topic's end, stop at `rows` rows."""
+        (query,) = start_live(spark, settings, Trigger("processing_time"))
+        try:
+            wait_for(lambda: query.lastProgress is not None, "the first live batch")
+            with create_producer(settings.bootstrap_servers) as producer:
+                send_events(producer, settings.topic, events)
+            wait_for(lambda: row_count() >= rows, f"{rows} live rows")
+            query.processAllAvailable()
+        finally:
+            query.stop()
+
+    def row_count() -> int:
+        if not (tmp_path / "lake" / config.GOLD_LIVE_ACTIVITY / "_delta_log").exists():
+            return 0
+        return spark.read.format("delta").load(path).count()
+
+    # One row per minute and session with an event: counted from the events themselves.
+    sessions_per_minute = {
+        (event["session_id"], event["event_time"][:16]) for event in viewer_events
+    }
+    run_until(len(sessions_per_minute), viewer_events)
+    first = spark.read.format("delta").load(path)
+    counts = {row.minute: row.active_viewers for row in live.viewers_per_minute(first).collect()}
+    first_rows = first.count()
+
+    # After a restart from the checkpoint, a new viewer's event adds one row, nothing more.
+    newcomer = {**viewer_events[-1], "event_id": "late-1", "session_id": "e", "viewer_id": "v9"}
+    run_until(first_rows + 1, [newcomer])
+    after = spark.read.format("delta").load(path)
+
+    assert counts == {minute: len(viewers) for minute, viewers in expected.items()}
+    assert after.count() == first_rows + 1
+    assert after.where(after.viewer_id == "v9").count() == 1
+    assert (tmp_path / "lake" / "_checkpoints" / LIVE_QUERY).is_dir()
+
+
+def wait_for(condition, what: str, seconds: float = 120.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {what} within {seconds:.0f} s")
+        time.sleep(0.5)
