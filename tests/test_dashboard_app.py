@@ -626,8 +626,40 @@ def test_both_charts_wait_for_gold_viewers_per_minute(root):
 
     assert not app.exception
     assert texts(app.info) == [
-        "Waiting for data: no viewer counts yet (gold/viewers_per_minute).",
+        "Waiting for data: no viewer counts yet (gold/viewers_per_minute, gold/live_activity).",
         "Waiting for data: no revenue per minute yet (gold/viewers_per_minute).",
+    ]
+
+
+def test_the_live_query_fills_in_the_minute_gold_has_not_counted_yet(root):
+    # Gold has s1 and s2 up to 15:01. The live rows add 15:02: s1 with v1 twice and v2
+    # (2 viewers), s2 with v5 (1); s1's 15:01 live row (v9) is gold's minute, left to gold.
+    write_gold_tables(root)
+    minute_2 = MINUTE_1 + timedelta(minutes=1)
+    live_rows = [
+        ("s1", MINUTE_1, "v9"),
+        ("s1", minute_2, "v1"),
+        ("s1", minute_2, "v1"),
+        ("s1", minute_2, "v2"),
+        ("s2", minute_2, "v5"),
+    ]
+    schema = pa.schema(
+        [("stream_id", pa.string()), ("minute", TIMESTAMP), ("viewer_id", pa.string())]
+    )
+    rows = [dict(zip(schema.names, row, strict=True)) for row in live_rows]
+    write_deltalake(str(root / "gold" / "live_activity"), pa.Table.from_pylist(rows, schema=schema))
+
+    app = run_app()
+
+    assert not app.exception
+    minute_0, minute_1 = pd.Timestamp(MINUTE_0), pd.Timestamp(MINUTE_1)
+    assert sorted(chart_data(app, 0).itertuples(index=False, name=None)) == [
+        (minute_0, "s1", 3),
+        (minute_0, "s2", 0),
+        (minute_1, "s1", 4),
+        (minute_1, "s2", 2),
+        (pd.Timestamp(minute_2), "s1", 2),
+        (pd.Timestamp(minute_2), "s2", 1),
     ]
 
 

@@ -761,3 +761,76 @@ def test_load_session_status_reads_status_columns(tmp_path):
         {"session_id": ["a", "b"], "is_closed": [True, False], "purchases": [0, 2]}
     )
     pd.testing.assert_frame_equal(data.load_session_status(path), expected)
+
+
+LIVE_SCHEMA = pa.schema(
+    [
+        ("stream_id", pa.string()),
+        ("minute", pa.timestamp("us", tz="UTC")),
+        ("viewer_id", pa.string()),
+    ]
+)
+
+
+def test_load_live_viewers_reads_only_the_minutes_after_the_one_given(tmp_path):
+    path = str(tmp_path / "gold" / "live_activity")
+    rows = [
+        {"stream_id": "s1", "minute": MINUTE_0, "viewer_id": "v1"},
+        {"stream_id": "s1", "minute": MINUTE_1, "viewer_id": "v1"},
+        {"stream_id": "s2", "minute": MINUTE_2, "viewer_id": "v7"},
+    ]
+    write_deltalake(path, pa.Table.from_pylist(rows, schema=LIVE_SCHEMA))
+
+    after_first = data.load_live_viewers(path, MINUTE_0)
+    every_row = data.load_live_viewers(path)
+
+    assert sorted(after_first.itertuples(index=False, name=None)) == [
+        ("s1", MINUTE_1, "v1"),
+        ("s2", MINUTE_2, "v7"),
+    ]
+    assert len(every_row) == 3
+    assert data.load_live_viewers(str(tmp_path / "none")) is None
+
+
+def test_live_minutes_fill_in_after_each_streams_newest_gold_minute():
+    # Gold has s1 up to minute 1 and s2 up to minute 0. Live rows: s1 minute 1 (already
+    # in gold: left to gold), s1 minute 2 with v1 in two rows and v2 (2 viewers), s2
+    # minute 1 with v5 (1 viewer), and s3, which gold has not seen at all (1 viewer).
+    viewers = pd.DataFrame(
+        {
+            "stream_id": ["s1", "s1", "s2"],
+            "minute": [MINUTE_0, MINUTE_1, MINUTE_0],
+            "active_viewers": [3, 4, 2],
+        }
+    )
+    live = pd.DataFrame(
+        {
+            "stream_id": ["s1", "s1", "s1", "s1", "s2", "s3"],
+            "minute": [MINUTE_1, MINUTE_2, MINUTE_2, MINUTE_2, MINUTE_1, MINUTE_2],
+            "viewer_id": ["v9", "v1", "v1", "v2", "v5", "v8"],
+        }
+    )
+
+    merged = data.with_live_minutes(viewers, live)
+
+    assert data.live_minutes_after(viewers) == MINUTE_0
+    assert sorted(merged.itertuples(index=False, name=None)) == [
+        ("s1", MINUTE_0, 3),
+        ("s1", MINUTE_1, 4),
+        ("s1", MINUTE_2, 2),
+        ("s2", MINUTE_0, 2),
+        ("s2", MINUTE_1, 1),
+        ("s3", MINUTE_2, 1),
+    ]
+
+
+def test_live_minutes_alone_before_gold_has_any():
+    live = pd.DataFrame(
+        {"stream_id": ["s1", "s1"], "minute": [MINUTE_2, MINUTE_2], "viewer_id": ["v1", "v2"]}
+    )
+
+    merged = data.with_live_minutes(None, live)
+
+    assert data.live_minutes_after(None) is None
+    assert list(merged.itertuples(index=False, name=None)) == [("s1", MINUTE_2, 2)]
+    assert data.with_live_minutes(None, None).empty

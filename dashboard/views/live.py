@@ -1,7 +1,7 @@
 """Live: the KPI tiles, active viewers and revenue per minute, the most engaged open sessions.
 
-Reads gold/kpis, gold/streams, gold/viewers_per_minute, gold/fct_sessions and
-gold/predicted_conversions.
+Reads gold/kpis, gold/streams, gold/viewers_per_minute, gold/live_activity (the
+minutes gold has not counted yet), gold/fct_sessions and gold/predicted_conversions.
 """
 
 from __future__ import annotations
@@ -25,11 +25,19 @@ def per_minute_charts(settings: config.Settings, stream_id: str | None) -> None:
     if stream_id is None:
         st.caption(f"All streams: the last {ALL_STREAMS_CHART_MINUTES // 60} hours of data.")
     viewers = common.load_viewers_per_minute(settings.table(config.GOLD_VIEWERS_PER_MINUTE))
-    if viewers is None or viewers.empty:
-        common.waiting("no viewer counts yet (gold/viewers_per_minute).")
+    live_rows = common.load_live_viewers(
+        settings.table(config.GOLD_LIVE_ACTIVITY), data.live_minutes_after(viewers)
+    )
+    viewers = data.with_live_minutes(viewers, live_rows)
+    if viewers.empty:
+        common.waiting("no viewer counts yet (gold/viewers_per_minute, gold/live_activity).")
     else:
         chart = data.viewers_chart_data(viewers, stream_id, recent_minutes=window)
         st.line_chart(chart, x_label="minute (UTC)", y_label="active viewers")
+        st.caption(
+            "The newest minutes come from the live query (gold/live_activity), seconds "
+            "behind the stream, until gold/viewers_per_minute counts them."
+        )
 
     st.subheader("Revenue (GMV) per minute")
     revenue = common.load_revenue_per_minute(settings.table(config.GOLD_VIEWERS_PER_MINUTE))
