@@ -41,6 +41,7 @@ VIEWER_TABLES = (
     config.GOLD_RFM,
     config.GOLD_SEGMENTS_SCORED,
     config.GOLD_SEGMENTS_NAMED,
+    config.GOLD_LIVE_ACTIVITY,
 )
 # Every table a vacuum goes over: all of the lakehouse's Delta tables.
 ALL_TABLES = (

@@ -18,6 +18,7 @@ from pyspark.sql import Row
 
 from lakehouse import config, live, silver
 from lakehouse.config import load_settings
+from lakehouse.erasure import erase_viewer
 from lakehouse.pipeline import LIVE_QUERY, LiveBatch, Trigger, start_live
 from lakehouse.producers.kafka_sink import create_producer, ensure_topic, send_events
 from tests.fixtures import handmade
@@ -149,6 +150,17 @@ def test_a_replayed_batch_is_not_written_twice(spark, tmp_path):
     assert len(first) == 3
     assert again == first
     assert sorted((row.batch_id, row["count"]) for row in batches) == [(0, 3), (1, 3)]
+
+
+def test_erasing_a_viewer_deletes_its_live_rows(spark, tmp_path):
+    settings = live_settings(tmp_path)
+    LiveBatch(settings)(silver.parse_events(bronze(spark, BATCH)), 0)
+
+    deleted = erase_viewer(spark, settings, "v1")
+
+    rows = spark.read.format("delta").load(settings.table(config.GOLD_LIVE_ACTIVITY)).collect()
+    assert deleted[config.GOLD_LIVE_ACTIVITY] == 2
+    assert [(row.session_id, row.viewer_id) for row in rows] == [("b", "v2")]
 
 
 def test_trim_and_compact_drops_old_days_and_leaves_one_file_per_kept_day(spark, tmp_path):
