@@ -431,8 +431,6 @@ class GoldBatch(QualityCheckedBatch):
         super().__init__(settings)
         self.settings = settings
         self.weights = settings.engagement_weights
-        self.live = LiveSettings.from_settings(settings)
-        self.live_maintained_at: float | None = None
         model = settings.section("model")
         self.threshold = float(model["high_intent_threshold"])
         configure_tracking(settings)
@@ -469,8 +467,6 @@ class GoldBatch(QualityCheckedBatch):
                 self._publish_kpis_and_rfm(spark, clock, checks)
             with times.step("quality_results"):
                 checks.finish()
-            with times.step("live_maintenance"):
-                self._maintain_live_activity(spark, clock)
             log.info("gold batch %s: data clock %s; %s", batch_id, clock, times)
         finally:
             batch.unpersist()
@@ -534,23 +530,6 @@ class GoldBatch(QualityCheckedBatch):
                 overwrite(published, table(path))
             finally:
                 published.unpersist()
-
-    def _maintain_live_activity(self, spark: SparkSession, clock: datetime) -> None:
-        """Every [live] maintenance_minutes: live.trim_and_compact on gold/live_activity.
-
-        Days before the data clock's date minus [live] keep_days go: gold has
-        long counted them.
-        """
-        path = self.settings.table(config.GOLD_LIVE_ACTIVITY)
-        now = time.monotonic()
-        due = (
-            self.live_maintained_at is None
-            or now - self.live_maintained_at >= self.live.maintenance_minutes * 60
-        )
-        if not due or not table_exists(spark, path):
-            return
-        self.live_maintained_at = now
-        live.trim_and_compact(spark, path, clock.date() - timedelta(days=self.live.keep_days))
 
     def _update_streams(self, spark: SparkSession, batch: DataFrame) -> DataFrame:
         """gold/streams with the batch's stream_start and stream_end events merged in."""
@@ -630,11 +609,17 @@ class LiveBatch:
     """foreachBatch of live_activity: parsed Kafka rows -> gold/live_activity, one append.
 
     The append carries the batch id as Delta txnVersion, so a batch replayed
-    after a crash is not written twice.
+    after a crash is not written twice. Every [live] maintenance_minutes the
+    batch then trims and compacts the table (live.trim_and_compact): the
+    query stays the table's only writer, which S3's default Delta log store
+    needs.
     """
 
     def __init__(self, settings: Settings) -> None:
         self.path = settings.table(config.GOLD_LIVE_ACTIVITY)
+        self.options = LiveSettings.from_settings(settings)
+        # The first round comes one interval after the start, not with the first batch.
+        self.maintained_at = time.monotonic()
 
     def __call__(self, parsed_batch: DataFrame, batch_id: int) -> None:
         spark = parsed_batch.sparkSession
@@ -645,7 +630,26 @@ class LiveBatch:
             # One file per batch: a live batch is a few thousand rows.
             activity = live.activity(parsed_batch, batch_id).coalesce(1)
             append_once(activity, self.path, LIVE_QUERY, batch_id, ["event_date"])
+        if self._maintenance_due():
+            with times.step("maintenance"):
+                self._maintain(spark)
         log.info("live batch %s; %s", batch_id, times)
+
+    def _maintenance_due(self) -> bool:
+        now = time.monotonic()
+        if now - self.maintained_at < self.options.maintenance_minutes * 60:
+            return False
+        self.maintained_at = now
+        return True
+
+    def _maintain(self, spark: SparkSession) -> None:
+        """Keep the newest day in the table and [live] keep_days before it, compacted."""
+        if not table_exists(spark, self.path):
+            return
+        newest = read_table(spark, self.path).agg(F.max("event_date")).first()[0]
+        if newest is not None:
+            oldest_kept = newest - timedelta(days=self.options.keep_days)
+            live.trim_and_compact(spark, self.path, oldest_kept)
 
 
 def start_live(spark: SparkSession, settings: Settings, trigger: Trigger) -> list[StreamingQuery]:

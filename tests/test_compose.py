@@ -31,7 +31,12 @@ ENV_EXAMPLE = PROJECT_DIR / ".env.example"
 SCHEMA = Path(__file__).parent / "fixtures" / "compose-spec.json"
 POM = PROJECT_DIR / "scripts" / "jvm" / "pom.xml"
 MASTER_URL = "spark://spark-master:7077"
-STREAMING_JOBS = {"bronze": "jobs/bronze.py", "silver": "jobs/silver.py", "gold": "jobs/gold.py"}
+STREAMING_JOBS = {
+    "bronze": "jobs/bronze.py",
+    "silver": "jobs/silver.py",
+    "gold": "jobs/gold.py",
+    "live": "jobs/live.py",
+}
 # Servers that run until stopped; one-shot containers (minio-init, simulator, train) have none.
 LONG_RUNNING = {
     "kafka",

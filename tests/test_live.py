@@ -19,7 +19,7 @@ from pyspark.sql import Row
 from lakehouse import config, live, silver
 from lakehouse.config import load_settings
 from lakehouse.erasure import erase_viewer
-from lakehouse.pipeline import LIVE_QUERY, LiveBatch, Trigger, start_live
+from lakehouse.pipeline import LIVE_QUERY, LiveBatch, LiveSettings, Trigger, start_live
 from lakehouse.producers.kafka_sink import create_producer, ensure_topic, send_events
 from tests.fixtures import handmade
 from tests.test_silver import CART, DAY, LIKE, PURCHASE, STREAM_START, VIEW, at, bronze, message
@@ -150,6 +150,21 @@ def test_a_replayed_batch_is_not_written_twice(spark, tmp_path):
     assert len(first) == 3
     assert again == first
     assert sorted((row.batch_id, row["count"]) for row in batches) == [(0, 3), (1, 3)]
+
+
+def test_the_live_batch_trims_days_before_its_newest_minus_keep_days(spark, tmp_path):
+    write = LiveBatch(live_settings(tmp_path))
+    write.options = LiveSettings(keep_days=1, maintenance_minutes=0)
+    today = date.fromisoformat(DAY)
+    old_day = (today - timedelta(days=2)).isoformat()
+    old_like = message(LIKE, event_id="e-old", event_time=f"{old_day}T09:58:30Z")
+
+    write(silver.parse_events(bronze(spark, [old_like])), 0)
+    write(silver.parse_events(bronze(spark, BATCH)), 1)
+
+    rows = spark.read.format("delta").load(write.path)
+    assert sorted(rows.select("event_date", "batch_id").distinct().collect()) == [(today, 1)]
+    assert rows.count() == 3
 
 
 def test_erasing_a_viewer_deletes_its_live_rows(spark, tmp_path):
