@@ -29,6 +29,7 @@ from delta.exceptions import (
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,23 @@ def activity(parsed_df: DataFrame, batch_id: int) -> DataFrame:
         .withColumn("batch_id", F.lit(batch_id).cast("long"))
         .withColumn("event_date", F.to_date("minute"))
         .select(*ACTIVITY_COLUMNS)
+    )
+
+
+# A Delta checkpoint takes seconds on a small machine; at the default interval
+# (10 commits) one live batch in ten would wait for one.
+CHECKPOINT_INTERVAL = 100
+
+
+def create_table(spark: SparkSession, path: str, schema: StructType) -> None:
+    """gold/live_activity, partitioned by event_date, unless it exists."""
+    (
+        DeltaTable.createIfNotExists(spark)
+        .location(path)
+        .addColumns(schema)
+        .partitionedBy("event_date")
+        .property("delta.checkpointInterval", str(CHECKPOINT_INTERVAL))
+        .execute()
     )
 
 

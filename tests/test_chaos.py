@@ -62,7 +62,7 @@ def write_conf(path: Path) -> Path:
     text = (PROJECT_DIR / "conf" / "lakehouse.toml").read_text()
     raw = tomllib.loads(text)
     assert raw["quality"]["enabled"] is True and raw["streaming"]["trigger_interval"]
-    text = text.replace("enabled = true", "enabled = false", 1)
+    text = re.sub(r"(\[quality\][^\[]*?)enabled = true", r"\1enabled = false", text, count=1)
     text = text.replace('trigger_interval = "10 seconds"', 'trigger_interval = "3 seconds"', 1)
     # Small batches, so that kills land between commits as well as during them.
     text = re.sub(
@@ -231,6 +231,17 @@ def test_silver_holds_each_event_id_once_and_quarantine_the_rest(found):
     assert ids["silver"] & ids["late"] == set()
     assert figures["silver_events"] + figures["quarantine_rows"] == figures["events_sent"]
     assert set(figures["quarantine_by_reason"]) <= {"duplicate_event", "late_event"}
+
+
+def test_the_live_table_holds_each_micro_batch_once(spark, chaos):
+    settings = chaos[0]
+    live_rows = read_table(spark, settings.table(config.GOLD_LIVE_ACTIVITY))
+    keys = ("batch_id", "stream_id", "minute", "session_id")
+
+    repeated = live_rows.groupBy(*keys).count().where("count > 1").count()
+
+    assert live_rows.count() > 0
+    assert repeated == 0
 
 
 def test_gold_equals_a_recomputation_from_scratch_over_silver(spark, chaos):

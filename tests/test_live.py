@@ -136,20 +136,29 @@ def live_settings(tmp_path, **overrides):
 
 def test_a_replayed_batch_is_not_written_twice(spark, tmp_path):
     settings = live_settings(tmp_path)
-    write = LiveBatch(settings)
     parsed = silver.parse_events(bronze(spark, BATCH))
     path = settings.table(config.GOLD_LIVE_ACTIVITY)
 
+    def rows():
+        return sorted(spark.read.format("delta").load(path).collect())
+
+    write = LiveBatch(settings)
     write(parsed, 0)
-    first = sorted(spark.read.format("delta").load(path).collect())
-    write(parsed, 0)  # the same batch again, as after a crash before the checkpoint's commit
-    again = sorted(spark.read.format("delta").load(path).collect())
+    first = rows()
     write(parsed, 1)
+    two_batches = rows()
+    # A restart: a new writer, and Spark runs the last batch again.
+    LiveBatch(settings)(parsed, 1)
+    replayed = rows()
+    LiveBatch(settings)(parsed, 2)
     batches = spark.read.format("delta").load(path).groupBy("batch_id").count().collect()
 
     assert len(first) == 3
-    assert again == first
-    assert sorted((row.batch_id, row["count"]) for row in batches) == [(0, 3), (1, 3)]
+    assert len(two_batches) == 6
+    assert replayed == two_batches
+    assert sorted((row.batch_id, row["count"]) for row in batches) == [(0, 3), (1, 3), (2, 3)]
+    properties = spark.sql(f"SHOW TBLPROPERTIES delta.`{path}`").collect()
+    assert ("delta.checkpointInterval", "100") in [(row.key, row.value) for row in properties]
 
 
 def test_the_live_batch_trims_days_before_its_newest_minus_keep_days(spark, tmp_path):
