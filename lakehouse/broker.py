@@ -118,13 +118,22 @@ class EmbeddedBroker:
             *args,
         ]
 
-    def _format_storage(self) -> None:
-        """Format the log folder once; KRaft refuses to start on an unformatted one."""
+    def _format_storage(self, cluster_id: str | None = None) -> None:
+        """Format the log folder once; KRaft refuses to start on an unformatted one.
+
+        cluster_id: a new random one unless given.
+        """
         if (self.data_dir / "logs" / "meta.properties").exists():
             return
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if cluster_id is None:
+            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        # One id in 64 starts with "-": as a separate argument it would read as an option.
         command = self._java(
-            "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(self._properties)
+            "kafka.tools.StorageTool",
+            "format",
+            f"--cluster-id={cluster_id}",
+            "-c",
+            str(self._properties),
         )
         subprocess.run(command, check=True, capture_output=True, text=True)
         log.info("formatted Kafka storage in %s (cluster %s)", self.data_dir, cluster_id)
