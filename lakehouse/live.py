@@ -5,7 +5,7 @@ and several Delta commits, so a figure reaches gold a minute or more after the
 event on a small machine (bench/README.md). The live query reads Kafka itself,
 keeps the events that pass silver's row rules, and appends one row per
 (stream, minute, session) of each micro-batch to gold/live_activity: no read
-of any Delta table, one commit. The dashboard takes the minutes gold has not
+of another table, one commit. The dashboard takes the minutes gold has not
 counted yet from it.
 
 What it gives up for speed, and why that is safe:
@@ -55,9 +55,8 @@ ACTIVITY_COLUMNS = (
 def activity(parsed_df: DataFrame, batch_id: int) -> DataFrame:
     """Parsed Kafka rows (silver.parse_events) -> one row per stream, minute and session.
 
-    Only events that pass every row rule and carry a viewer_id count. A
-    message repeated within the batch counts once (first by Kafka offset does
-    not matter: the copies are the same event).
+    Only events that pass every row rule and carry a viewer_id count. An
+    event_id repeated within the batch counts once.
     """
     purchase = F.col("event_type") == "purchase"
     return (
@@ -111,10 +110,10 @@ def trim_and_compact(spark: SparkSession, path: str, oldest_kept: date) -> bool:
     """Delete gold/live_activity's days before oldest_kept, compact the kept days' files.
 
     The live query commits a small file a second; compaction keeps reads of
-    the table quick. Both steps work on whole event_date partitions, so neither
-    conflicts with the live query's appends to the current day. A conflict with
-    a late append to an old day leaves the work to the next call: the result is
-    False, with a warning.
+    the table quick. The live query runs this itself between two appends.
+    Both steps work on whole event_date partitions; a conflict with another
+    writer (an erasure running at the same moment) leaves the work to the
+    next call: the result is False, with a warning.
     """
     kept = f"event_date >= '{oldest_kept.isoformat()}'"
     table = DeltaTable.forPath(spark, path)
