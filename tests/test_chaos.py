@@ -7,10 +7,12 @@ SIGKILL (its whole process group: the JVM and the Python driver) at random
 moments, ten times, each time restarted on the same checkpoints. The second
 half of the events is sent while the third run is up, and the broker is
 restarted while the sixth run is up. A last available-now run catches up.
+Then jobs/live.py, killed three times at random moments, catches the live
+table up (the pipeline's short runs leave it little time).
 
 Afterwards bronze must hold each Kafka offset exactly once, silver each event_id
-exactly once (the repeats in quarantine), and gold must equal a recomputation
-from scratch over silver. The figures of the run are logged and written to
+exactly once (the repeats in quarantine), gold must equal a recomputation
+from scratch over silver, and gold/live_activity must hold each micro-batch once. The figures of the run are logged and written to
 <tmp>/chaos.json. The data-quality suites are switched off here: they are not
 what this test is about, and they would triple its run time.
 """
@@ -42,7 +44,7 @@ from lakehouse.contract import STREAM_EVENT_TYPES
 from lakehouse.producers.kafka_sink import create_producer, ensure_topic, send_events
 from lakehouse.producers.simulator import SimulatorConfig, generate_events
 from lakehouse.sessions import SESSION_COLUMNS, build_sessions
-from lakehouse.sink import read_table
+from lakehouse.sink import read_table, table_exists
 
 # Not in `make test` (CI): on 2 cores it takes 8 to 15 minutes. `make test-chaos` runs it.
 pytestmark = [pytest.mark.slow, pytest.mark.chaos]
@@ -54,6 +56,7 @@ START = datetime(2026, 11, 1, 18, 0, tzinfo=UTC)
 KILLS = 10
 SECOND_HALF_RUN = 2  # runs are counted from 0
 BROKER_RESTART_RUN = 5
+LIVE_KILLS = 3
 SEED = 20261204
 
 
@@ -81,11 +84,11 @@ class Pipeline:
         self.log_dir = log_dir
         self.runs = 0
 
-    def start(self, trigger: str) -> subprocess.Popen:
+    def start(self, trigger: str, job: str = "jobs/pipeline.py") -> subprocess.Popen:
         self.runs += 1
         out = (self.log_dir / f"run-{self.runs:02d}.log").open("w")
         return subprocess.Popen(
-            ["scripts/submit.sh", "jobs/pipeline.py", "--trigger", trigger],
+            ["scripts/submit.sh", job, "--trigger", trigger],
             cwd=PROJECT_DIR,
             env=self.env,
             stdout=out,
@@ -109,6 +112,34 @@ def catch_up(pipeline: Pipeline, attempts: int = 3) -> int:
         if pipeline.start("available_now").wait(timeout=900) == 0:
             return attempt
     raise AssertionError(f"the catch-up run failed {attempts} times; see {pipeline.log_dir}")
+
+
+def live_catch_up(spark, pipeline: Pipeline, rng: random.Random, path: str) -> list[float]:
+    """jobs/live.py killed LIVE_KILLS times at random moments, then run until its table is still.
+
+    The pipeline's runs are too short for the live query to commit much (a catch-up
+    does not run it), so it is put through kills of its own here. Returns the kill times.
+    """
+    kills = []
+    for _ in range(LIVE_KILLS):
+        process = pipeline.start("processing_time", job="jobs/live.py")
+        kills.append(round(rng.uniform(15, 30), 1))
+        time.sleep(kills[-1])
+        Pipeline.kill(process)
+    process = pipeline.start("processing_time", job="jobs/live.py")
+    try:
+        counts: list[int] = []
+        deadline = time.monotonic() + 600
+        # Still: the same non-zero row count three polls in a row.
+        while len(counts) < 3 or len(set(counts[-3:])) > 1 or counts[-1] == 0:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"gold/live_activity still changing; see {pipeline.log_dir}")
+            time.sleep(5)
+            if table_exists(spark, path):
+                counts.append(read_table(spark, path).count())
+    finally:
+        Pipeline.kill(process)
+    return kills
 
 
 @pytest.fixture(scope="module")
@@ -156,6 +187,7 @@ def chaos(spark, tmp_path_factory):
             Pipeline.kill(process)
         sender.join()
         attempts = catch_up(pipeline)
+        live_kills = live_catch_up(spark, pipeline, rng, settings.table(config.GOLD_LIVE_ACTIVITY))
     finally:
         broker.stop()
     figures = {
@@ -165,6 +197,7 @@ def chaos(spark, tmp_path_factory):
         "kill_seconds": kill_times,
         "broker_restarts": 1,
         "catch_up_attempts": attempts,
+        "live_job_kill_seconds": live_kills,
         "seconds": round(time.monotonic() - started, 1),
     }
     return settings, events, figures, work
