@@ -12,9 +12,10 @@ table up (the pipeline's short runs leave it little time).
 
 Afterwards bronze must hold each Kafka offset exactly once, silver each event_id
 exactly once (the repeats in quarantine), gold must equal a recomputation
-from scratch over silver, and gold/live_activity must hold each micro-batch once. The figures of the run are logged and written to
-<tmp>/chaos.json. The data-quality suites are switched off here: they are not
-what this test is about, and they would triple its run time.
+from scratch over silver, and gold/live_activity must hold each micro-batch
+once. The figures of the run are logged and written to <tmp>/chaos.json. The
+data-quality suites are switched off here: they are not what this test is
+about, and they would triple its run time.
 """
 
 from __future__ import annotations
@@ -119,6 +120,9 @@ def live_catch_up(spark, pipeline: Pipeline, rng: random.Random, path: str) -> l
 
     The pipeline's runs are too short for the live query to commit much (a catch-up
     does not run it), so it is put through kills of its own here. Returns the kill times.
+    Known gap: "still" is 15 s without a new row, not the end of the topic; a batch slower
+    than that ends the run early (one run read 59,394 of about 104,000 events), which the
+    once-per-batch check below does not need but a completeness check would.
     """
     kills = []
     for _ in range(LIVE_KILLS):
