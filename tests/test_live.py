@@ -56,60 +56,34 @@ def activity_of(spark, values, batch_id):
     return live.activity(silver.parse_events(bronze(spark, values)), batch_id)
 
 
+def expected_row(minute, session, viewer, device, state, counts, revenue, seen_at):
+    """A gold/live_activity row of batch 7; counts = (events, cart_adds, purchases)."""
+    events, cart_adds, purchases = counts
+    return Row(
+        stream_id="s1",
+        minute=minute,
+        session_id=session,
+        viewer_id=viewer,
+        device_type=device,
+        viewer_state=state,
+        events=events,
+        cart_adds=cart_adds,
+        purchases=purchases,
+        revenue=Decimal(revenue),
+        first_event_at=seen_at,
+        last_event_at=seen_at,
+        batch_id=7,
+        event_date=date.fromisoformat(DAY),
+    )
+
+
 def test_activity_has_one_row_per_stream_minute_and_session_counted_by_hand(spark):
     rows = activity_of(spark, BATCH, 7).orderBy("minute", "session_id").collect()
 
-    day = date.fromisoformat(DAY)
-    at_59_05, at_59_10 = at("09:59:05"), at("09:59:10")
     assert rows == [
-        Row(
-            stream_id="s1",
-            minute=MINUTE_58,
-            session_id="a",
-            viewer_id="v1",
-            device_type="mobile",
-            viewer_state="CA",
-            events=4,
-            cart_adds=1,
-            purchases=1,
-            revenue=Decimal("25.00"),
-            first_event_at=SEEN_AT,
-            last_event_at=SEEN_AT,
-            batch_id=7,
-            event_date=day,
-        ),
-        Row(
-            stream_id="s1",
-            minute=MINUTE_59,
-            session_id="a",
-            viewer_id="v1",
-            device_type="mobile",
-            viewer_state="CA",
-            events=1,
-            cart_adds=0,
-            purchases=0,
-            revenue=Decimal("0.00"),
-            first_event_at=at_59_05,
-            last_event_at=at_59_05,
-            batch_id=7,
-            event_date=day,
-        ),
-        Row(
-            stream_id="s1",
-            minute=MINUTE_59,
-            session_id="b",
-            viewer_id="v2",
-            device_type="tablet",
-            viewer_state="NY",
-            events=1,
-            cart_adds=0,
-            purchases=0,
-            revenue=Decimal("0.00"),
-            first_event_at=at_59_10,
-            last_event_at=at_59_10,
-            batch_id=7,
-            event_date=day,
-        ),
+        expected_row(MINUTE_58, "a", "v1", "mobile", "CA", (4, 1, 1), "25.00", SEEN_AT),
+        expected_row(MINUTE_59, "a", "v1", "mobile", "CA", (1, 0, 0), "0.00", at("09:59:05")),
+        expected_row(MINUTE_59, "b", "v2", "tablet", "NY", (1, 0, 0), "0.00", at("09:59:10")),
     ]
 
 
