@@ -59,8 +59,13 @@ def _ingest(results: dict[str, Any]) -> list[str]:
     ingest = results.get("ingest")
     if ingest:
         lines += ["## 2. Catch-up (availableNow) of each layer over the same events", ""]
+        layers = dict(ingest["layers"])
+        if "spark_kafka_source" in ingest:
+            layers["Spark's Kafka source alone (noop sink, after round 1)"] = ingest[
+                "spark_kafka_source"
+            ]
         rows = []
-        for name, layer in ingest["layers"].items():
+        for name, layer in layers.items():
             ratio = layer.get("ratio_to_raw_consume")
             rows.append(
                 [
