@@ -103,6 +103,7 @@ def _rounds(results: dict[str, Any]) -> list[str]:
                 _number(entry["cpu_seconds_per_million"]),
                 " / ".join(_number(layer["cpu_seconds"]) for layer in entry["layers"].values()),
                 _number(entry["jvm_rss_mb"]),
+                _number(entry.get("jvm_heap_after_gc_mb")),
             ]
         )
     lines += _table(
@@ -113,6 +114,7 @@ def _rounds(results: dict[str, Any]) -> list[str]:
             "CPU s per M events",
             "CPU s bronze / silver / gold",
             "JVM RSS MB",
+            "heap after full GC MB",
         ],
         rows,
     )

@@ -63,7 +63,7 @@ import confluent_kafka as librdkafka
 import pyarrow.dataset
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaConsumer
 
 from bench.live import rows_in, start_pipeline
 from bench.workload import Workload, probe_event
@@ -191,17 +191,45 @@ def own_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def librdkafka_producer(bootstrap: str) -> librdkafka.Producer:
+    """A librdkafka producer that waits for every in-sync replica and keys as Java's does.
+
+    The bench sends through librdkafka, not kafka-python, so that sending
+    takes little of the CPU it measures: 0.1 of a core at 5,000 events/s here,
+    where kafka-python took 0.8.
+    """
+    return librdkafka.Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "acks": "all",
+            "enable.idempotence": True,
+            "linger.ms": 20,
+            # Java's partitioner (and kafka-python's): a key lands where the simulator's would.
+            "partitioner": "murmur2_random",
+        }
+    )
+
+
 def produce(bootstrap: str, topic: str, workload: Workload, first: int, count: int) -> float:
     """Send events first .. first + count - 1 as fast as the broker takes them; events/s."""
     started = time.perf_counter()
-    # Bigger batches than the simulator's producer: this only fills the topic.
-    producer = KafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", batch_size=512 * 1024, linger_ms=50
-    )
+    failed: list[Any] = []
+
+    def delivered(error: Any, _message: Any) -> None:
+        if error is not None:
+            failed.append(error)
+
+    producer = librdkafka_producer(bootstrap)
     for key, value in workload.messages(first, count):
-        producer.send(topic, key=key, value=value)
-    producer.flush()
-    producer.close()
+        while True:
+            try:
+                producer.produce(topic, key=key, value=value, on_delivery=delivered)
+                break
+            except BufferError:  # the local queue is full: let it drain
+                producer.poll(0.1)
+    undelivered = producer.flush(120)
+    if failed or undelivered:
+        raise RuntimeError(f"{len(failed)} messages refused, {undelivered} not delivered")
     return count / (time.perf_counter() - started)
 
 
@@ -330,6 +358,7 @@ class CatchUp:
             "cpu_seconds": cpu,
             "cpu_seconds_per_million": cpu / events * 1e6,
             "jvm_rss_mb": rss_mb(self.jvm_pid),
+            "jvm_heap_after_gc_mb": heap_after_gc_mb(self.jvm_pid),
         }
 
     def stop(self) -> None:
@@ -346,6 +375,23 @@ def java_process(pid: int) -> int:
             break
         pid = int(children[0])
     raise RuntimeError("cannot find the driver's JVM process")
+
+
+def heap_after_gc_mb(pid: int) -> float | None:
+    """The JVM's heap in use right after a full collection: what it holds on to, not garbage.
+
+    Taken between rounds, outside their CPU seconds; None when jcmd is missing or fails.
+    """
+    jcmd = shutil.which("jcmd")
+    if jcmd is None:
+        return None
+    run = partial(subprocess.run, capture_output=True, text=True, timeout=120)
+    if run([jcmd, str(pid), "GC.run"]).returncode != 0:
+        return None
+    heap = run([jcmd, str(pid), "GC.heap_info"]).stdout
+    # "garbage-first heap   total 2097152K, used 734003K [...]"
+    used = next((line for line in heap.splitlines() if " used " in line and "heap" in line), "")
+    return int(used.split(" used ")[1].split("K")[0]) / 1024 if used else None
 
 
 def rss_mb(pid: int) -> float:
@@ -370,10 +416,7 @@ def lake_counts(settings: config.Settings) -> dict[str, int]:
 class LiveSender(threading.Thread):
     """Sends `rate` events/s dated now, and one probe session a second, until stopped.
 
-    It sends through librdkafka (confluent-kafka), not kafka-python: at 5,000
-    events/s kafka-python took 0.8 of a core here, which the jobs under test
-    then lacked; librdkafka takes about 0.1. A probe's clock starts before it
-    is sent.
+    A probe's clock starts before it is sent.
     """
 
     def __init__(self, bootstrap: str, topic: str, rate: float, workload: Workload) -> None:
@@ -392,14 +435,7 @@ class LiveSender(threading.Thread):
             self.failed += 1
 
     def run(self) -> None:
-        producer = librdkafka.Producer(
-            {
-                "bootstrap.servers": self.bootstrap,
-                "acks": "all",
-                "enable.idempotence": True,
-                "linger.ms": 20,
-            }
-        )
+        producer = librdkafka_producer(self.bootstrap)
         send = partial(producer.produce, self.topic, on_delivery=self._delivered)
         started = time.monotonic()
         stream_id = self.workload.event(0)["stream_id"]
