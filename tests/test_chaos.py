@@ -7,19 +7,21 @@ SIGKILL (its whole process group: the JVM and the Python driver) at random
 moments, ten times, each time restarted on the same checkpoints. The second
 half of the events is sent while the third run is up, and the broker is
 restarted while the sixth run is up. A last available-now run catches up.
-Then jobs/live.py, killed three times at random moments, catches the live
-table up (the pipeline's short runs leave it little time).
+Then jobs/live.py, killed three times at random moments, reads on to the
+topic's end (the pipeline's short runs leave it little time).
 
 Afterwards bronze must hold each Kafka offset exactly once, silver each event_id
 exactly once (the repeats in quarantine), gold must equal a recomputation
 from scratch over silver, and gold/live_activity must hold each micro-batch
-once. The figures of the run are logged and written to <tmp>/chaos.json. The
-data-quality suites are switched off here: they are not what this test is
-about, and they would triple its run time.
+once and every viewer minute bronze holds. The figures of the run are logged
+and written to <tmp>/chaos.json. The data-quality suites are switched off
+here: they are not what this test is about, and they would triple its run
+time.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -35,17 +37,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from kafka import KafkaConsumer, TopicPartition
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from lakehouse import config, gold
+from lakehouse import config, gold, silver
 from lakehouse.broker import EmbeddedBroker, free_port
 from lakehouse.config import PROJECT_DIR, load_settings
 from lakehouse.contract import STREAM_EVENT_TYPES
+from lakehouse.offsets import resume_offsets
+from lakehouse.pipeline import LIVE_QUERY
 from lakehouse.producers.kafka_sink import create_producer, ensure_topic, send_events
 from lakehouse.producers.simulator import SimulatorConfig, generate_events
 from lakehouse.sessions import SESSION_COLUMNS, build_sessions
-from lakehouse.sink import read_table, table_exists
+from lakehouse.sink import read_table
 
 # Not in `make test` (CI): on 2 cores it takes 8 to 15 minutes. `make test-chaos` runs it.
 pytestmark = [pytest.mark.slow, pytest.mark.chaos]
@@ -59,6 +64,7 @@ SECOND_HALF_RUN = 2  # runs are counted from 0
 BROKER_RESTART_RUN = 5
 LIVE_KILLS = 3
 SEED = 20261204
+TOPIC = "chaos_events"
 
 
 def write_conf(path: Path) -> Path:
@@ -73,6 +79,9 @@ def write_conf(path: Path) -> Path:
         r"max_offsets_per_trigger = \d+", "max_offsets_per_trigger = 15000", text, count=1
     )
     text = text.replace("max_files_per_trigger = 1000", "max_files_per_trigger = 6", 1)
+    # The live query from the topic's start, so that its table can be checked against bronze.
+    assert raw["live"]["starting_offsets"] == "latest"
+    text = text.replace('starting_offsets = "latest"', 'starting_offsets = "earliest"', 1)
     path.write_text(text)
     return path
 
@@ -99,7 +108,8 @@ class Pipeline:
 
     @staticmethod
     def kill(process: subprocess.Popen) -> None:
-        os.killpg(process.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):  # the whole group has exited already
+            os.killpg(process.pid, signal.SIGKILL)
         process.wait()
 
 
@@ -115,14 +125,25 @@ def catch_up(pipeline: Pipeline, attempts: int = 3) -> int:
     raise AssertionError(f"the catch-up run failed {attempts} times; see {pipeline.log_dir}")
 
 
-def live_catch_up(spark, pipeline: Pipeline, rng: random.Random, path: str) -> list[float]:
-    """jobs/live.py killed LIVE_KILLS times at random moments, then run until its table is still.
+def end_offsets(bootstrap_servers: str, topic: str) -> dict[int, int]:
+    """Per partition, the offset after the topic's last message."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers)
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
+        return {tp.partition: offset for tp, offset in consumer.end_offsets(partitions).items()}
+    finally:
+        consumer.close()
+
+
+def live_catch_up(
+    pipeline: Pipeline, rng: random.Random, checkpoint: str, bootstrap_servers: str
+) -> list[float]:
+    """jobs/live.py killed LIVE_KILLS times at random moments, then run to the topic's end.
 
     The pipeline's runs are too short for the live query to commit much (a catch-up
-    does not run it), so it is put through kills of its own here. Returns the kill times.
-    Known gap: "still" is 15 s without a new row, not the end of the topic; a batch slower
-    than that ends the run early (one run read 59,394 of about 104,000 events), which the
-    once-per-batch check below does not need but a completeness check would.
+    does not run it), so it is put through kills of its own here. The last run ends
+    once the query's newest committed batch reaches the end of every partition.
+    Returns the kill times.
     """
     kills = []
     for _ in range(LIVE_KILLS):
@@ -131,16 +152,18 @@ def live_catch_up(spark, pipeline: Pipeline, rng: random.Random, path: str) -> l
         time.sleep(kills[-1])
         Pipeline.kill(process)
     process = pipeline.start("processing_time", job="jobs/live.py")
+    starts = 1
     try:
-        counts: list[int] = []
+        end = end_offsets(bootstrap_servers, TOPIC)
         deadline = time.monotonic() + 600
-        # Still: the same non-zero row count three polls in a row.
-        while len(counts) < 3 or len(set(counts[-3:])) > 1 or counts[-1] == 0:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"gold/live_activity still changing; see {pipeline.log_dir}")
-            time.sleep(5)
-            if table_exists(spark, path):
-                counts.append(read_table(spark, path).count())
+        while resume_offsets(checkpoint, TOPIC) != end:
+            if time.monotonic() > deadline or starts > 3:
+                raise AssertionError(f"jobs/live.py did not reach {end}; see {pipeline.log_dir}")
+            if process.poll() is not None:
+                # The first batch after a restart may fail as in catch_up() above.
+                process = pipeline.start("processing_time", job="jobs/live.py")
+                starts += 1
+            time.sleep(2)
     finally:
         Pipeline.kill(process)
     return kills
@@ -157,12 +180,12 @@ def chaos(spark, tmp_path_factory):
         **os.environ,
         "LAKEHOUSE_CONF": str(write_conf(work / "chaos.toml")),
         "LAKEHOUSE_KAFKA_BOOTSTRAP": broker.bootstrap_servers,
-        "LAKEHOUSE_KAFKA_TOPIC": "chaos_events",
+        "LAKEHOUSE_KAFKA_TOPIC": TOPIC,
         "LAKEHOUSE_ROOT": str(work / "lake"),
         "MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlflow.db'}",
     }
     settings = load_settings(env["LAKEHOUSE_CONF"]).with_overrides(
-        bootstrap_servers=broker.bootstrap_servers, topic="chaos_events", root=str(work / "lake")
+        bootstrap_servers=broker.bootstrap_servers, topic=TOPIC, root=str(work / "lake")
     )
     events = generate_events(SIMULATION, START)
     half = len(events) // 2
@@ -171,9 +194,9 @@ def chaos(spark, tmp_path_factory):
     started = time.monotonic()
     kill_times = []
     try:
-        ensure_topic(broker.bootstrap_servers, "chaos_events", partitions=3)
+        ensure_topic(broker.bootstrap_servers, TOPIC, partitions=3)
         with create_producer(broker.bootstrap_servers) as producer:
-            send_events(producer, "chaos_events", events[:half])
+            send_events(producer, TOPIC, events[:half])
         sender = None
         for run in range(KILLS):
             process = pipeline.start("processing_time")
@@ -191,7 +214,9 @@ def chaos(spark, tmp_path_factory):
             Pipeline.kill(process)
         sender.join()
         attempts = catch_up(pipeline)
-        live_kills = live_catch_up(spark, pipeline, rng, settings.table(config.GOLD_LIVE_ACTIVITY))
+        live_kills = live_catch_up(
+            pipeline, rng, settings.checkpoint(LIVE_QUERY), broker.bootstrap_servers
+        )
     finally:
         broker.stop()
     figures = {
@@ -209,7 +234,7 @@ def chaos(spark, tmp_path_factory):
 
 def publish(bootstrap_servers: str, events: list[dict]) -> None:
     with create_producer(bootstrap_servers) as producer:
-        send_events(producer, "chaos_events", events)
+        send_events(producer, TOPIC, events)
 
 
 def rows(frame: DataFrame, drop: tuple[str, ...] = ()) -> list[tuple]:
@@ -279,6 +304,35 @@ def test_the_live_table_holds_each_micro_batch_once(spark, chaos):
 
     assert live_rows.count() > 0
     assert repeated == 0
+
+
+def test_the_live_table_counts_every_viewer_minute_of_the_topic(spark, chaos):
+    """The live rows against bronze, which holds every message the live query read.
+
+    A batch lost across the kills would leave (stream, minute, session) keys out.
+    The events column dedupes within a micro-batch only, so its total lies between
+    the distinct event ids and all the copies.
+    """
+    settings = chaos[0]
+    streaming = settings.section("streaming")
+    parsed = silver.parse_events(
+        read_table(spark, settings.table(config.BRONZE_EVENTS)),
+        int(streaming["future_margin_seconds"]),
+    )
+    viewer_events = parsed.where(F.col("reason").isNull() & F.col("viewer_id").isNotNull())
+    live_rows = read_table(spark, settings.table(config.GOLD_LIVE_ACTIVITY))
+    keys = [F.col("stream_id"), F.col("session_id")]
+    expected = viewer_events.select(*keys, F.date_trunc("minute", "event_time").alias("minute"))
+
+    live_keys = {tuple(row) for row in live_rows.select(*keys, "minute").distinct().collect()}
+    bronze_keys = {tuple(row) for row in expected.distinct().collect()}
+    counted = live_rows.agg(F.sum("events")).first()[0]
+    copies = viewer_events.count()
+    distinct_ids = viewer_events.select("event_id").distinct().count()
+
+    assert len(bronze_keys) > 1000
+    assert live_keys == bronze_keys
+    assert distinct_ids <= counted <= copies
 
 
 def test_gold_equals_a_recomputation_from_scratch_over_silver(spark, chaos):
