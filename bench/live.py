@@ -26,10 +26,10 @@ def start_pipeline(
     """A job (by default jobs/pipeline.py) under spark-submit on processing-time triggers.
 
     It runs in a process group of its own, at the given scheduling niceness.
-    The group stays in this session: with Linux's autogroup scheduling (on by
-    default), niceness only ranks processes of one session against each
-    other, so a job in a session of its own would get an equal share whatever
-    its niceness.
+    The group stays in this session: under Linux's autogroup scheduling (on in
+    many kernels, this machine's too), niceness only ranks processes of one
+    session against each other, so a job in a session of its own would get
+    an equal share whatever its niceness.
     """
     env = {
         **os.environ,
